@@ -13,7 +13,7 @@
  *     rt_job_write_metadata(job, "result.json");
  *     rt_job_destroy(job);  rt_payload_destroy(p);
  *
- * Ownership: every *_create/*_parse has a matching *_destroy; strings returned
+ * Ownership: every create or parse call has a matching destroy; strings returned
  * as `char *` are owned by the caller (free()); `const char *` ones are owned
  * by the object they came from.
  */

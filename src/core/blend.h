@@ -1,0 +1,37 @@
+/* Layer blend modes (W3C Compositing and Blending Level 1) and compositing.
+ *
+ * A layer pixel (cs, alpha) over a backdrop cb gives
+ *     (1 - alpha) * cb + alpha * B(cb, cs)
+ * with B the mode's blend function; linearLight(a, b) = clamp(a + 2b - 1).
+ * RT_BLEND_MASK layers (Skin Mask) are greyscale masks, never composited.
+ */
+#ifndef RT_CORE_BLEND_H
+#define RT_CORE_BLEND_H
+
+#include "core/image.h"
+
+typedef enum rt_blend {
+    RT_BLEND_NONE,        /* the plugin writes metadata or geometry, no layer */
+    RT_BLEND_NORMAL,
+    RT_BLEND_SOFT_LIGHT,
+    RT_BLEND_DARKEN,
+    RT_BLEND_LINEAR_LIGHT,
+    RT_BLEND_MASK,
+} rt_blend;
+
+/* API spelling: "normal", "softLight", "darken", "linearLight", "mask", "none". */
+const char *rt_blend_name(rt_blend mode);
+
+static inline float rt_clamp01(float v)
+{
+    return v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+}
+
+/* B(cb, cs) of one channel. */
+float rt_blend_channel(rt_blend mode, float cb, float cs);
+
+/* Composites a layer into the RGB planes of dst at offset (x0, y0): RGBA
+ * (4 planes) or opaque RGB (3 planes).  dst has >= 3 channels. */
+void rt_blend_composite(rt_image *dst, const rt_image *layer, int x0, int y0, rt_blend mode);
+
+#endif

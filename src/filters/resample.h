@@ -1,0 +1,34 @@
+/* Resampling: area-average downscaling for analysis copies ("analyse
+ * small"), bicubic sampling and one-pass rotate+crop for geometry. */
+#ifndef RT_FILTERS_RESAMPLE_H
+#define RT_FILTERS_RESAMPLE_H
+
+#include "core/image.h"
+
+/* Area-average (box) downscale so that the long side is at most max_side.
+ * A smaller image is copied.  *out is owned by the caller. */
+int rt_downscale(const rt_image *src, int max_side, rt_image **out);
+/* Same for one plane into a caller-provided buffer of dw x dh floats. */
+void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh);
+
+/* Catmull-Rom bicubic sample at (x, y), pixel centres at integers; the 4x4
+ * footprint is clamped at the borders. */
+float rt_sample_bicubic(const float *plane, int w, int h, float x, float y);
+
+/* A rotation about (cx, cy) followed by an axis-aligned crop of out_w x
+ * out_h centred there: output pixel (u, v) shows the source point
+ *     (cx, cy) + R(-angle) * (u + 0.5 - out_w/2, v + 0.5 - out_h/2)
+ * (source coordinates with pixel centres at +0.5).  angle is in degrees,
+ * counter-clockwise positive as displayed (y down). */
+typedef struct rt_rotate_crop {
+    double angle_deg;
+    double cx, cy;
+    int out_w, out_h;
+} rt_rotate_crop;
+
+/* Applies rc to every plane of src (and to alpha when not NULL).  Pure
+ * crops at integer offsets copy pixels instead of resampling. */
+int rt_rotate_crop_image(const rt_image *src, const float *alpha, const rt_rotate_crop *rc,
+                         rt_image **out, float **out_alpha);
+
+#endif

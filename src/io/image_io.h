@@ -1,0 +1,90 @@
+/* Image decoding and encoding through libvips.
+ *
+ * Decoding reads the header first (format allow-list, megapixel limit), then
+ * streams pixels into planar float RGB with EXIF orientation applied; alpha
+ * is kept apart so plugins never touch it.  Encoding streams planar floats
+ * back through a libvips generator (no interleaved full-size copy), with a
+ * deterministic sub-LSB dither for 8-bit output, and re-attaches ICC, EXIF
+ * (orientation reset to 1), XMP and IPTC.
+ *
+ * Ownership: rt_decode() returns an rt_decoded owned by the caller, released
+ * with rt_decoded_destroy(); it owns its image, alpha plane and metadata.
+ */
+#ifndef RT_IO_IMAGE_IO_H
+#define RT_IO_IMAGE_IO_H
+
+#include "core/image.h"
+#include "retouch.h"
+
+#include <stddef.h>
+
+typedef enum rt_file_format {
+    RT_FMT_JPEG,
+    RT_FMT_PNG,
+    RT_FMT_TIFF,
+    RT_FMT_WEBP,
+    RT_FMT_HEIF,
+} rt_file_format;
+
+const char *rt_file_format_name(rt_file_format f);      /* "jpeg" */
+const char *rt_file_format_extension(rt_file_format f); /* "jpg" */
+const char *rt_file_format_mime(rt_file_format f);      /* "image/jpeg" */
+
+/* Metadata carried from the input to every output: the input's header
+ * fields (ICC, EXIF, XMP, IPTC, ...) minus those describing its pixels. */
+struct rt_meta_field;
+typedef struct rt_metadata {
+    struct rt_meta_field *fields;
+    size_t nfields;
+    double xres, yres; /* pixels per millimetre, 0 when unknown */
+} rt_metadata;
+
+void rt_metadata_clear(rt_metadata *m);
+/* A blob field ("icc-profile-data", "exif-data", ...); -1 when absent. */
+int rt_metadata_blob(const rt_metadata *m, const char *name, const void **data, size_t *len);
+
+typedef struct rt_decoded {
+    rt_image *image; /* RGB, planar float [0,1], orientation applied */
+    float *alpha;    /* alpha plane [0,1] or NULL */
+    int bits;        /* 8 or 16 */
+    int grey;        /* the input was greyscale */
+    rt_file_format format;
+    rt_metadata meta;
+} rt_decoded;
+
+/* Header-only probe; see rt_probe_image() in retouch.h. */
+int rt_io_probe(const char *path, double max_megapixels, rt_image_info *info,
+                rt_file_format *format);
+int rt_decode(const char *path, double max_megapixels, rt_decoded **out);
+void rt_decoded_destroy(rt_decoded *d);
+
+/* Planes to encode: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA (values in [0,1]).
+ * The planes may cover only a rectangle of a larger canvas (layers that
+ * touch part of the image): outside it every channel is 0 (transparent). */
+typedef struct rt_planes {
+    int width, height, n;
+    const float *p[4];
+    int canvas_w, canvas_h; /* output size; 0: the planes' own size */
+    int x0, y0;             /* where the planes sit on the canvas */
+    int add_alpha;          /* append alpha: 1 on the planes, 0 elsewhere */
+} rt_planes;
+
+typedef struct rt_encode_params {
+    rt_file_format format;
+    int bits;                /* 8 or 16 (16 only for PNG and TIFF) */
+    int dither;              /* sub-LSB ordered noise on 8-bit output */
+    const rt_metadata *meta; /* may be NULL */
+} rt_encode_params;
+
+int rt_encode_file(const rt_planes *src, const rt_encode_params *ep, const char *path);
+/* *buf is g_malloc'd memory: free with rt_encode_free(). */
+int rt_encode_buffer(const rt_planes *src, const rt_encode_params *ep, void **buf, size_t *len);
+void rt_encode_free(void *buf);
+
+/* Views of an image's planes (plus an optional alpha) for the encoder. */
+rt_planes rt_planes_of(const rt_image *im, const float *alpha);
+
+/* The 8-bit value the encoder writes for v at (x, y, channel c). */
+int rt_quantize8(float v, int x, int y, int c, int dither);
+
+#endif

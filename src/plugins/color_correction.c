@@ -1,0 +1,672 @@
+/* Color Correction: automatic white balance and exposure, plus manual
+ * Basic offsets (PLUGINS.md, ALGORITHMS.md §17).
+ *
+ * Analyse small, apply large: statistics on a <= 1 MP linear-light copy,
+ * then one fused full-resolution pass (LUT decode, diagonal gains, highlight
+ * shoulder, contrast, saturation, LUT encode) that writes an opaque layer.
+ *
+ * White balance (first version, no face cues yet): three statistical
+ * estimates on pixels that are neither clipped, nor very dark, nor skin-like,
+ * nor strongly saturated: shades of grey (p = 6), first-order grey edge
+ * (p = 6) and grey pixels (pixels whose local log-contrast is equal in the
+ * three channels); fused by the median in log-chromaticity and applied as
+ * von Kries gains that keep the luminance of grey.
+ *
+ * Exposure (first version): highlight-anchored metering that never looks
+ * at face brightness, so different skin tones are never equalised:
+ *   - under-exposure when the bright end (99.5th percentile of the maximum
+ *     channel) sits well below white: lift it to a target;
+ *   - over-exposure when clipping reaches into the subject (clipped pixels
+ *     outside large border-touching areas such as a white backdrop): lower by
+ *     the clipped mass divided by the density just below clipping, i.e. by how
+ *     far the clipped part of the histogram extends.
+ * Steps are limited to +-1.5 EV; a soft shoulder protects highlights.
+ */
+#include "plugins/plugin.h"
+
+#include "core/colour.h"
+#include "core/error.h"
+#include "filters/blur.h"
+#include "filters/resample.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MODE_NONE, MODE_EXPOSURE, MODE_EXPOSURE_WB, MODE_FULL };
+
+#define ANALYSIS_SIDE 1024
+#define MAX_EV 1.5
+
+/* Exposure targets for the bright end (linear, maximum channel). */
+#define UNDER_TRIGGER 0.70
+#define UNDER_TARGET 0.88
+
+typedef struct cc_analysis {
+    int w, h;
+    size_t n;
+    float *r, *g, *b; /* linear planes */
+    unsigned char *valid;
+} cc_analysis;
+
+typedef struct cc_correction {
+    double gain[3];    /* white balance x exposure, linear */
+    double wb[3];      /* white balance alone */
+    double ev;         /* exposure step */
+    double contrast;   /* cubic contrast strength, [-0.5, 0.5] */
+    double saturation; /* chroma scale - 1 */
+    double vibrance;   /* extra chroma for low-saturation, non-skin colours */
+} cc_correction;
+
+static void analysis_free(cc_analysis *a)
+{
+    rt_free(a->r);
+    free(a->valid);
+}
+
+static int analysis_make(const rt_image *im, cc_analysis *a)
+{
+    memset(a, 0, sizeof *a);
+    rt_image *small;
+    int err = rt_downscale(im, ANALYSIS_SIDE, &small);
+    if (err)
+        return err;
+    a->w = small->width;
+    a->h = small->height;
+    a->n = (size_t)a->w * a->h;
+    a->r = rt_alloc_floats(3 * a->n);
+    a->valid = calloc(a->n, 1);
+    if (!a->r || !a->valid) {
+        rt_image_destroy(small);
+        analysis_free(a);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    a->g = a->r + a->n;
+    a->b = a->g + a->n;
+    float *dst[3] = {a->r, a->g, a->b};
+    for (int c = 0; c < 3; c++) {
+        const float *src = rt_image_plane(small, c);
+        for (size_t i = 0; i < a->n; i++)
+            dst[c][i] = rt_srgb_to_linear(src[i]);
+    }
+    rt_image_destroy(small);
+    for (size_t i = 0; i < a->n; i++) {
+        float mx = fmaxf(a->r[i], fmaxf(a->g[i], a->b[i]));
+        float y = rt_luminance(a->r[i], a->g[i], a->b[i]);
+        a->valid[i] = mx < 0.97f && y > 0.004f;
+    }
+    return 0;
+}
+
+/* ---- white balance ---------------------------------------------------- */
+
+/* Skin-like or strongly saturated under the illuminant e: such pixels are
+ * not evidence about the illuminant. */
+static int excluded_colour(float r, float g, float b, const double e[3])
+{
+    double R = r / e[0], G = g / e[1], B = b / e[2];
+    double s = R + G + B;
+    if (s <= 0)
+        return 1;
+    double mx = fmax(R, fmax(G, B)), mn = fmin(R, fmin(G, B));
+    if ((mx - mn) / mx > 0.6)
+        return 1;
+    double rg = (R - G) / s, gb = (G - B) / s;
+    return R > G && G > B && rg > 0.03 && rg < 0.3 && gb > 0.0 && gb < 0.3;
+}
+
+static void normalise_rgb(double e[3])
+{
+    double s = sqrt(e[0] * e[0] + e[1] * e[1] + e[2] * e[2]);
+    if (s > 0)
+        for (int c = 0; c < 3; c++)
+            e[c] /= s;
+}
+
+static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double e[3])
+{
+    double acc[3] = {0, 0, 0};
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!use[i])
+            continue;
+        double v[3] = {a->r[i], a->g[i], a->b[i]};
+        for (int c = 0; c < 3; c++)
+            acc[c] += pow(v[c], 6.0);
+        n++;
+    }
+    if (n < 100)
+        return -1;
+    for (int c = 0; c < 3; c++)
+        e[c] = pow(acc[c] / n, 1.0 / 6.0);
+    normalise_rgb(e);
+    return 0;
+}
+
+static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3])
+{
+    float *plane[3] = {a->r, a->g, a->b};
+    double acc[3] = {0, 0, 0};
+    size_t n = 0;
+    float *blur = rt_alloc_floats(a->n);
+    if (!blur)
+        return -1;
+    for (int c = 0; c < 3; c++) {
+        memcpy(blur, plane[c], a->n * sizeof *blur);
+        rt_gaussian_blur_plane(blur, a->w, a->h, 1.0f);
+        for (int y = 1; y < a->h - 1; y++)
+            for (int x = 1; x < a->w - 1; x++) {
+                size_t i = (size_t)y * a->w + x;
+                if (!use[i])
+                    continue;
+                double gx = 0.5 * (blur[i + 1] - blur[i - 1]);
+                double gy = 0.5 * (blur[i + a->w] - blur[i - a->w]);
+                acc[c] += pow(gx * gx + gy * gy, 3.0); /* |grad|^6 */
+                if (c == 0)
+                    n++;
+            }
+    }
+    rt_free(blur);
+    if (n < 100)
+        return -1;
+    for (int c = 0; c < 3; c++)
+        e[c] = pow(acc[c] / n, 1.0 / 6.0);
+    normalise_rgb(e);
+    return 0;
+}
+
+static int cmp_float(const void *x, const void *y)
+{
+    float a = *(const float *)x, b = *(const float *)y;
+    return (a > b) - (a < b);
+}
+
+/* Grey pixels: where the local contrast of log R, log G and log B agree,
+ * the surface is achromatic and shows the illuminant (Yang et al. 2015). */
+static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[3])
+{
+    const int w = a->w, h = a->h;
+    float *lg[3];
+    float *plane[3] = {a->r, a->g, a->b};
+    float *gi = rt_alloc_floats(a->n);
+    float *store = rt_alloc_floats(3 * a->n);
+    if (!gi || !store) {
+        rt_free(gi);
+        rt_free(store);
+        return -1;
+    }
+    for (int c = 0; c < 3; c++) {
+        lg[c] = store + c * a->n;
+        for (size_t i = 0; i < a->n; i++)
+            lg[c][i] = logf(plane[c][i] + 1e-4f);
+        rt_gaussian_blur_plane(lg[c], w, h, 0.8f);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        gi[i] = INFINITY;
+    for (int y = 1; y < h - 1; y++)
+        for (int x = 1; x < w - 1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!use[i])
+                continue;
+            double ct[3], mean = 0;
+            for (int c = 0; c < 3; c++) {
+                const float *p = lg[c];
+                ct[c] = fabs(4 * p[i] - p[i - 1] - p[i + 1] - p[i - w] - p[i + w]);
+                mean += ct[c] / 3;
+            }
+            if (mean < 0.02) /* flat: no evidence */
+                continue;
+            double var = 0;
+            for (int c = 0; c < 3; c++)
+                var += (ct[c] - mean) * (ct[c] - mean) / 3;
+            gi[i] = (float)(sqrt(var) / mean);
+            n++;
+        }
+    int ok = -1;
+    if (n >= 200) {
+        float *sorted = malloc(n * sizeof *sorted);
+        if (sorted) {
+            size_t k = 0;
+            for (size_t i = 0; i < a->n; i++)
+                if (isfinite(gi[i]))
+                    sorted[k++] = gi[i];
+            qsort(sorted, k, sizeof *sorted, cmp_float);
+            size_t take = k / 100 > 50 ? k / 100 : 50; /* the greyest 1 % */
+            float thr = sorted[take < k ? take : k - 1];
+            free(sorted);
+            double acc[3] = {0, 0, 0};
+            for (size_t i = 0; i < a->n; i++)
+                if (gi[i] <= thr) {
+                    acc[0] += a->r[i];
+                    acc[1] += a->g[i];
+                    acc[2] += a->b[i];
+                }
+            if (acc[0] > 0 && acc[1] > 0 && acc[2] > 0) {
+                memcpy(e, acc, sizeof acc);
+                normalise_rgb(e);
+                ok = 0;
+            }
+        }
+    }
+    rt_free(gi);
+    rt_free(store);
+    return ok;
+}
+
+static double median3(double a, double b, double c)
+{
+    if (a > b) {
+        double t = a;
+        a = b;
+        b = t;
+    }
+    if (b > c)
+        b = c;
+    return a > b ? a : b;
+}
+
+/* Casts along the daylight-tungsten axis (warm/cool) are often the mood of
+ * the light; casts across it (green/magenta) rarely are.  Small casts are
+ * removed entirely; beyond that only part of the excess is corrected, less
+ * for tint, whose large values usually come from coloured backdrops. */
+#define WB_TEMP_FREE 0.16 /* log-chroma, about 6.5 degrees */
+#define WB_TEMP_KEEP 0.55 /* share of the excess left alone */
+#define WB_TINT_FREE 0.08
+#define WB_TINT_KEEP 0.7
+
+static double damp_excess(double x, double free_amount, double keep)
+{
+    double ax = fabs(x);
+    if (ax <= free_amount)
+        return x;
+    double y = free_amount + (1.0 - keep) * (ax - free_amount);
+    return x < 0 ? -y : y;
+}
+
+static void damp_correction(double e[3], rt_plugin_ctx *ctx)
+{
+    double u = log(e[0] / e[1]), v = log(e[2] / e[1]);
+    double temp = (u - v) / M_SQRT2, tint = (u + v) / M_SQRT2;
+    double t2 = damp_excess(temp, WB_TEMP_FREE, WB_TEMP_KEEP);
+    double n2 = damp_excess(tint, WB_TINT_FREE, WB_TINT_KEEP);
+    if (t2 != temp || n2 != tint)
+        rt_plugin_warn(ctx,
+                       "strong %s%s cast: corrected only partly to keep the light's character",
+                       fabs(temp) > WB_TEMP_FREE ? (temp > 0 ? "warm" : "cool") : "",
+                       fabs(tint) > WB_TINT_FREE
+                           ? (fabs(temp) > WB_TEMP_FREE ? (tint > 0 ? "/magenta" : "/green")
+                                                        : (tint > 0 ? "magenta" : "green"))
+                           : "");
+    u = (t2 + n2) / M_SQRT2;
+    v = (n2 - t2) / M_SQRT2;
+    e[0] = exp(u);
+    e[1] = 1.0;
+    e[2] = exp(v);
+    normalise_rgb(e);
+}
+
+/* Estimated illuminant colour (unit vector), or grey when unsure. */
+static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin_ctx *ctx)
+{
+    double e[3] = {1, 1, 1};
+    unsigned char *use = malloc(a->n);
+    illum[0] = illum[1] = illum[2] = 1.0 / sqrt(3.0);
+    if (!use)
+        return;
+    /* two rounds: skin and saturated colours are judged under the current
+     * estimate, which the first round improves */
+    double est[3][3];
+    int ok[3] = {0, 0, 0};
+    for (int round = 0; round < 2; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < a->n; i++) {
+            use[i] = a->valid[i] && !excluded_colour(a->r[i], a->g[i], a->b[i], e);
+            n += use[i];
+        }
+        if (n < a->n / 50) {
+            rt_plugin_warn(ctx, "too few neutral-looking pixels to judge white balance; "
+                                "left as it was");
+            free(use);
+            return;
+        }
+        ok[0] = shades_of_grey(a, use, est[0]) == 0;
+        ok[1] = grey_edge(a, use, est[1]) == 0;
+        ok[2] = grey_pixels(a, use, est[2]) == 0;
+        double lr[3], lb[3];
+        int k = 0;
+        for (int m = 0; m < 3; m++)
+            if (ok[m]) {
+                lr[k] = log(est[m][0] / est[m][1]);
+                lb[k] = log(est[m][2] / est[m][1]);
+                k++;
+            }
+        if (k == 0)
+            break;
+        double mr, mb;
+        if (k == 3) {
+            mr = median3(lr[0], lr[1], lr[2]);
+            mb = median3(lb[0], lb[1], lb[2]);
+        } else {
+            mr = k == 2 ? 0.5 * (lr[0] + lr[1]) : lr[0];
+            mb = k == 2 ? 0.5 * (lb[0] + lb[1]) : lb[0];
+        }
+        e[0] = exp(mr);
+        e[1] = 1.0;
+        e[2] = exp(mb);
+        normalise_rgb(e);
+    }
+    free(use);
+    damp_correction(e, ctx);
+    memcpy(illum, e, sizeof e);
+}
+
+/* Von Kries gains that neutralise illum while keeping grey's luminance. */
+static void wb_gains(const double illum[3], double g[3])
+{
+    for (int c = 0; c < 3; c++)
+        g[c] = 1.0 / illum[c];
+    double y = 0.2126 * g[0] + 0.7152 * g[1] + 0.0722 * g[2];
+    for (int c = 0; c < 3; c++)
+        g[c] /= y;
+}
+
+/* ---- exposure --------------------------------------------------------- */
+
+static float percentile(float *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_float);
+    size_t k = (size_t)(q * (double)(n - 1));
+    return v[k];
+}
+
+/* Marks clipped pixels that belong to large clipped areas touching the
+ * border (white backdrops, windows): clipping there is a choice. */
+static void border_clipping(const unsigned char *clip, int w, int h, unsigned char *border)
+{
+    size_t n = (size_t)w * h;
+    int *stack = malloc(n * sizeof *stack);
+    unsigned char *seen = calloc(n, 1);
+    memset(border, 0, n);
+    if (!stack || !seen) {
+        free(stack);
+        free(seen);
+        return;
+    }
+    int *comp = malloc(n * sizeof *comp);
+    for (size_t s = 0; comp && s < n; s++) {
+        if (!clip[s] || seen[s])
+            continue;
+        int top = 0, len = 0, touches = 0;
+        stack[top++] = (int)s;
+        seen[s] = 1;
+        while (top) {
+            int p = stack[--top];
+            comp[len++] = p;
+            int x = p % w, y = p / w;
+            if (x == 0 || y == 0 || x == w - 1 || y == h - 1)
+                touches = 1;
+            const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+            for (int k = 0; k < 4; k++) {
+                int qx = x + nb[k][0], qy = y + nb[k][1];
+                if (qx < 0 || qy < 0 || qx >= w || qy >= h)
+                    continue;
+                int q = qy * w + qx;
+                if (clip[q] && !seen[q]) {
+                    seen[q] = 1;
+                    stack[top++] = q;
+                }
+            }
+        }
+        if (touches && (size_t)len > n / 100)
+            for (int i = 0; i < len; i++)
+                border[comp[i]] = 1;
+    }
+    free(comp);
+    free(stack);
+    free(seen);
+}
+
+static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plugin_ctx *ctx)
+{
+    const size_t n = a->n;
+    float *mx = malloc(n * sizeof *mx);
+    unsigned char *clip = malloc(n), *border = malloc(n);
+    double ev = 0.0;
+    if (!mx || !clip || !border)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        float r = a->r[i] * (float)wb[0], g = a->g[i] * (float)wb[1], b = a->b[i] * (float)wb[2];
+        mx[i] = fmaxf(r, fmaxf(g, b));
+        /* clipped in the file, whatever the white balance does */
+        clip[i] = fmaxf(a->r[i], fmaxf(a->g[i], a->b[i])) >= 0.97f;
+    }
+    border_clipping(clip, a->w, a->h, border);
+    size_t n_clip = 0, n_border = 0, n_rest = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_clip += clip[i];
+        n_border += border[i];
+    }
+    /* the subject's histogram: everything but large border-touching clipping */
+    float *v = malloc(n * sizeof *v);
+    if (!v)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        if (!border[i])
+            v[n_rest++] = mx[i];
+    double inner_clip = n_rest ? (double)(n_clip - n_border) / n_rest : 0.0;
+    if (n_rest < n / 20) {
+        free(v);
+        goto done; /* nearly all backdrop: nothing to meter */
+    }
+    /* density of the subject's histogram in the stop below clipping, per EV */
+    size_t below = 0;
+    for (size_t i = 0; i < n_rest; i++)
+        if (v[i] >= 0.485f && v[i] < 0.97f)
+            below++;
+    double density = (double)below / n_rest; /* fraction per EV */
+    float bright = percentile(v, n_rest, 0.995);
+    free(v);
+    if (inner_clip > 0.01) {
+        /* the clipped mass extends about inner_clip / density EV above white */
+        double extent = inner_clip / fmax(density, 0.02);
+        ev = -fmin(extent, MAX_EV);
+    } else if (bright < UNDER_TRIGGER && bright > 0) {
+        ev = fmin(log2(UNDER_TARGET / bright), MAX_EV);
+    }
+    if (fabs(ev) >= MAX_EV - 1e-9)
+        rt_plugin_warn(ctx, "exposure change limited to %+.1f EV", ev);
+done:
+    free(mx);
+    free(clip);
+    free(border);
+    return ev;
+}
+
+/* ---- contrast and saturation (Full mode) ------------------------------ */
+
+static void estimate_full_mode(const cc_analysis *a, const double gain[3], cc_correction *cc)
+{
+    float *y = malloc(a->n * sizeof *y);
+    if (!y)
+        return;
+    double chroma = 0;
+    size_t nc = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        float r = a->r[i] * (float)gain[0], g = a->g[i] * (float)gain[1],
+              b = a->b[i] * (float)gain[2];
+        y[i] = rt_linear_to_srgb(fminf(rt_luminance(r, g, b), 1.0f));
+        float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b));
+        if (a->valid[i] && mx > 0.02f && !excluded_colour(r, g, b, (double[3]){1, 1, 1})) {
+            chroma += (mx - mn) / mx;
+            nc++;
+        }
+    }
+    float lo = percentile(y, a->n, 0.02), hi = percentile(y, a->n, 0.98);
+    free(y);
+    double range = hi - lo;
+    /* washed-out tones get a mild S-curve; already contrasty ones nothing */
+    if (range < 0.85)
+        cc->contrast += fmin((0.85 - range) * 0.6, 0.2);
+    if (nc > 100) {
+        double mean_sat = chroma / nc;
+        if (mean_sat < 0.15)
+            cc->vibrance += fmin((0.15 - mean_sat) * 1.5, 0.2);
+        else if (mean_sat > 0.45)
+            cc->saturation -= fmin((mean_sat - 0.45) * 0.5, 0.1);
+    }
+}
+
+/* ---- the full-resolution pass ------------------------------------------ */
+
+/* Highlight shoulder for values up to gmax: identity below the knee, then a
+ * rational curve reaching 1 at gmax with a continuous slope. */
+static inline float shoulder(float m, float knee, float b)
+{
+    if (m <= knee)
+        return m;
+    float x = (m - knee) / (1.0f - knee) / (1.0f + b); /* in [0,1] at m = gmax */
+    float h = x * (1.0f + b) / (1.0f + b * x);
+    return knee + (1.0f - knee) * (h > 1.0f ? 1.0f : h);
+}
+
+static inline float contrast_curve(float y, float k)
+{
+    /* cubic S-curve about 0.5 (encoded); monotone for |k| <= 0.5 */
+    return y + 4.0f * k * (y - 0.5f) * y * (1.0f - y);
+}
+
+static int apply_correction(const rt_image *im, const cc_correction *cc, rt_image **out)
+{
+    int err = rt_image_create_uninit(im->width, im->height, 3, out);
+    if (err)
+        return err;
+    const size_t n = rt_image_pixels(im);
+    const float g0 = (float)cc->gain[0], g1 = (float)cc->gain[1], g2 = (float)cc->gain[2];
+    const float gmax = fmaxf(g0, fmaxf(g1, g2));
+    const float knee = 0.8f;
+    const float b = gmax > 1.0f ? (gmax - knee) / (1.0f - knee) - 1.0f : 0.0f;
+    const int use_shoulder = gmax > 1.0f;
+    const float k = (float)cc->contrast, sat = (float)cc->saturation,
+                vib = (float)cc->vibrance;
+    const float *ir = rt_image_plane(im, 0), *ig = rt_image_plane(im, 1),
+                *ib = rt_image_plane(im, 2);
+    float *orr = rt_image_plane(*out, 0), *og = rt_image_plane(*out, 1),
+          *ob = rt_image_plane(*out, 2);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float r = rt_srgb_to_linear(ir[i]) * g0;
+        float g = rt_srgb_to_linear(ig[i]) * g1;
+        float bl = rt_srgb_to_linear(ib[i]) * g2;
+        if (use_shoulder) {
+            float m = fmaxf(r, fmaxf(g, bl));
+            if (m > knee) {
+                float s = shoulder(m, knee, b) / m;
+                r *= s;
+                g *= s;
+                bl *= s;
+            }
+        }
+        if (k != 0.0f) {
+            float y = rt_luminance(r, g, bl);
+            if (y > 1e-6f) {
+                float ye = rt_linear_to_srgb(y);
+                float yn = rt_srgb_to_linear(contrast_curve(ye, k));
+                float s = yn / y;
+                r *= s;
+                g *= s;
+                bl *= s;
+            }
+        }
+        if (sat != 0.0f || vib != 0.0f) {
+            float y = rt_luminance(r, g, bl);
+            float mx = fmaxf(r, fmaxf(g, bl)), mn = fminf(r, fminf(g, bl));
+            float cur = mx > 1e-6f ? (mx - mn) / mx : 0.0f;
+            /* vibrance: more for dull colours, none for skin-like hues */
+            float skinlike = (r > g && g > bl) ? 1.0f : 0.0f;
+            float f = 1.0f + sat + vib * (1.0f - cur) * (1.0f - 0.8f * skinlike);
+            r = y + (r - y) * f;
+            g = y + (g - y) * f;
+            bl = y + (bl - y) * f;
+        }
+        orr[i] = rt_linear_to_srgb(r);
+        og[i] = rt_linear_to_srgb(g);
+        ob[i] = rt_linear_to_srgb(bl);
+    }
+    return 0;
+}
+
+static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
+{
+    const rt_task *t = ctx->task;
+    int mode = rt_task_choice(t, "User Params/AI/Color Correction Mode");
+    int enabled = rt_task_number(t, "User Params/Basic/Enable Basic") != 0;
+    double m_ev = rt_task_number(t, "User Params/Basic/Exposure");
+    double m_temp = rt_task_number(t, "User Params/Basic/Temperature");
+    double m_tint = rt_task_number(t, "User Params/Basic/Tint");
+    double m_con = rt_task_number(t, "User Params/Basic/Contrast");
+    double m_sat = rt_task_number(t, "User Params/Basic/Saturation");
+    int manual = m_ev != 0 || m_temp != 0 || m_tint != 0 || m_con != 0 || m_sat != 0;
+    if (!enabled) {
+        if (mode != MODE_NONE || manual)
+            rt_plugin_warn(ctx, "Basic.Enable Basic is false: nothing corrected");
+        return 0;
+    }
+    if (mode == MODE_NONE && !manual)
+        return 0;
+
+    cc_correction cc = {.gain = {1, 1, 1}, .wb = {1, 1, 1}};
+    json_t *meta = json_object();
+    if (mode != MODE_NONE) {
+        cc_analysis a;
+        int err = analysis_make(ctx->image, &a);
+        if (err) {
+            json_decref(meta);
+            return err;
+        }
+        rt_plugin_progress(ctx, 0.3);
+        if (mode >= MODE_EXPOSURE_WB) {
+            double illum[3];
+            estimate_illuminant(&a, illum, ctx);
+            wb_gains(illum, cc.wb);
+            json_object_set_new(meta, "illuminant",
+                                json_pack("[f,f,f]", illum[0], illum[1], illum[2]));
+        }
+        cc.ev = estimate_exposure(&a, cc.wb, ctx);
+        for (int c = 0; c < 3; c++)
+            cc.gain[c] = cc.wb[c] * exp2(cc.ev);
+        if (mode == MODE_FULL)
+            estimate_full_mode(&a, cc.gain, &cc);
+        analysis_free(&a);
+    }
+    /* manual offsets on top of the automatic ones */
+    double temp_gain = exp2(0.3 * m_temp / 100.0), tint_gain = exp2(-0.2 * m_tint / 100.0);
+    double manual_gain[3] = {temp_gain, tint_gain, 1.0 / temp_gain};
+    double y = 0.2126 * manual_gain[0] + 0.7152 * manual_gain[1] + 0.0722 * manual_gain[2];
+    for (int c = 0; c < 3; c++)
+        cc.gain[c] *= manual_gain[c] / y * exp2(m_ev);
+    cc.ev += m_ev;
+    cc.contrast += 0.5 * m_con / 100.0;
+    cc.contrast = fmax(-0.5, fmin(0.5, cc.contrast));
+    cc.saturation += m_sat / 100.0;
+    json_object_set_new(meta, "exposureEV", json_real(cc.ev));
+    json_object_set_new(meta, "gains", json_pack("[f,f,f]", cc.gain[0], cc.gain[1], cc.gain[2]));
+    json_object_set_new(meta, "contrast", json_real(cc.contrast));
+    json_object_set_new(meta, "saturation", json_real(cc.saturation + cc.vibrance));
+    out->metadata = meta;
+    rt_plugin_progress(ctx, 0.5);
+    int identity = fabs(cc.gain[0] - 1) < 1e-6 && fabs(cc.gain[1] - 1) < 1e-6 &&
+                   fabs(cc.gain[2] - 1) < 1e-6 && cc.contrast == 0 && cc.saturation == 0 &&
+                   cc.vibrance == 0;
+    if (identity)
+        return 0;
+    return apply_correction(ctx->image, &cc, &out->layer);
+}
+
+const rt_plugin rt_plugin_color_correction = {
+    .name = "Color Correction",
+    .needs = RT_NEEDS_NOTHING,
+    .run = color_correction_run,
+};

@@ -1,0 +1,38 @@
+/* The registry of implemented plugins: one line per plugin. */
+#include "plugins/plugin.h"
+
+#include <string.h>
+
+extern const rt_plugin rt_plugin_color_correction;
+extern const rt_plugin rt_plugin_crop;
+
+static const rt_plugin *const registry[] = {
+    &rt_plugin_color_correction,
+    &rt_plugin_crop,
+};
+
+/* Test-only plugins (tests/support) are installed here by the test binaries;
+ * the product never installs any. */
+#define MAX_TEST_PLUGINS 8
+static const rt_plugin *test_plugins[MAX_TEST_PLUGINS];
+
+int rt_registry_install_test_plugin(const rt_plugin *p)
+{
+    for (int i = 0; i < MAX_TEST_PLUGINS; i++)
+        if (!test_plugins[i] || strcmp(test_plugins[i]->name, p->name) == 0) {
+            test_plugins[i] = p;
+            return 0;
+        }
+    return -1;
+}
+
+const rt_plugin *rt_plugin_find(const char *canonical_name)
+{
+    for (int i = 0; i < MAX_TEST_PLUGINS && test_plugins[i]; i++)
+        if (strcmp(test_plugins[i]->name, canonical_name) == 0)
+            return test_plugins[i];
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (strcmp(registry[i]->name, canonical_name) == 0)
+            return registry[i];
+    return NULL;
+}
