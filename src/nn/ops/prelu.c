@@ -1,0 +1,15 @@
+/* Prelu: x > 0 ? x : alpha * x, alpha a constant per channel.
+ * An elementwise step (see elementwise.c); fused into its producer when it can be. */
+#include "nn/nn_internal.h"
+
+static int prepare(nn_model *model, nn_node *node)
+{
+    return nn_elementwise_prepare(model, node, NN_STEP_PRELU, 0);
+}
+
+const nn_op nn_op_prelu = {
+    .type = "Prelu",
+    .prepare = prepare,
+    .run = nn_elementwise_run,
+    .takes_steps = 1,
+};
