@@ -151,7 +151,7 @@ static int json_to_bool(json_t *v, int *out)
 /* Short rendering of a JSON value for messages. */
 static void describe_value(json_t *v, char *out, size_t cap)
 {
-    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(10));
     if (!s) {
         snprintf(out, cap, "?");
         return;

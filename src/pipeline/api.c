@@ -80,12 +80,13 @@ int rt_payload_parse(const char *json, size_t len, rt_payload **out)
     for (size_t i = 0; i < (*out)->ntasks; i++) {
         const rt_task *t = &(*out)->tasks[i];
         if (!rt_plugin_find(t->spec->name)) {
+            rt_error(RT_ERR_NOT_IMPLEMENTED,
+                     "tasks[%zu] (%s): this plugin is not implemented yet in this version of "
+                     "retouch; remove the task or run it elsewhere",
+                     i, t->spec->name);
             payload_destroy(*out);
             *out = NULL;
-            return rt_error(RT_ERR_NOT_IMPLEMENTED,
-                            "tasks[%zu] (%s): this plugin is not implemented yet in this version "
-                            "of retouch; remove the task or run it elsewhere",
-                            i, t->spec->name);
+            return RT_ERR_NOT_IMPLEMENTED;
         }
     }
     return 0;

@@ -1,0 +1,340 @@
+/* Image I/O: formats, bit depths, orientation, metadata, limits, bad files. */
+#include "core/error.h"
+#include "io/image_io.h"
+#include "retouch.h"
+#include "test_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <vips/vips.h>
+
+static void expect_error(const char *path, int code, const char *want)
+{
+    rt_decoded *d = NULL;
+    int err = rt_decode(path, 0, &d);
+    assert_null(d);
+    if (err != code || !strstr(rt_error_message(), want))
+        fail_msg("%s: got %d \"%s\", want %d containing \"%s\"", path, err, rt_error_message(),
+                 code, want);
+}
+
+static void test_jpeg_roundtrip_keeps_metadata(void **state)
+{
+    (void)state;
+    const char *in = test_data("headshot_obama_official_smile.jpg");
+    rt_decoded *d = test_decode(in);
+    assert_int_equal(d->image->width, 910);
+    assert_int_equal(d->image->height, 1137);
+    assert_int_equal(d->bits, 8);
+    assert_int_equal(d->format, RT_FMT_JPEG);
+    const void *blob;
+    size_t len;
+    assert_int_equal(rt_metadata_blob(&d->meta, "icc-profile-data", &blob, &len), 0);
+    assert_int_equal(rt_metadata_blob(&d->meta, "exif-data", &blob, &len), 0);
+    assert_int_equal(rt_metadata_blob(&d->meta, "xmp-data", &blob, &len), 0);
+    /* through the whole pipeline with no task: quality 95, 4:4:4, metadata kept */
+    const char *out = test_tmp("obama_out.jpg");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", in, out, NULL), 0);
+    VipsImage *im = vips_image_new_from_file(out, NULL);
+    assert_non_null(im);
+    assert_int_equal(im->Xsize, 910);
+    const char *sub = NULL;
+    assert_int_equal(vips_image_get_string(im, "jpeg-chroma-subsample", &sub), 0);
+    assert_string_equal(sub, "4:4:4");
+    assert_true(vips_image_get_typeof(im, "icc-profile-data") != 0);
+    assert_true(vips_image_get_typeof(im, "xmp-data") != 0);
+    assert_true(vips_image_get_typeof(im, "exif-data") != 0);
+    const char *artist = NULL;
+    assert_int_equal(vips_image_get_string(im, "exif-ifd0-Artist", &artist), 0);
+    assert_non_null(strstr(artist, "Pete Souza"));
+    int orient = 0;
+    assert_int_equal(vips_image_get_int(im, "orientation", &orient), 0);
+    assert_int_equal(orient, 1);
+    g_object_unref(im);
+    /* re-encoding at Q95 stays close to the input */
+    rt_decoded *o = test_decode(out);
+    assert_true(test_fraction_differing(d->image, o->image, 3.0) < 0.01);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+/* Stores an upright image rotated and tagged, as cameras do. */
+static void write_oriented(const char *upright, const char *path, VipsAngle stored_rotation,
+                           int orientation)
+{
+    VipsImage *u = vips_image_new_from_file(upright, NULL), *c, *s;
+    assert_non_null(u);
+    /* a non-square crop so a missed rotation changes the size */
+    assert_int_equal(vips_crop(u, &c, 0, 100, 800, 600, NULL), 0);
+    assert_int_equal(vips_rot(c, &s, stored_rotation, NULL), 0);
+    VipsImage *t;
+    assert_int_equal(vips_copy(s, &t, NULL), 0);
+    vips_image_set_int(t, "orientation", orientation);
+    assert_int_equal(vips_tiffsave(t, path, NULL), 0);
+    g_object_unref(t);
+    g_object_unref(s);
+    g_object_unref(c);
+    g_object_unref(u);
+}
+
+static void test_exif_orientation_applied(void **state)
+{
+    (void)state;
+    const char *src = test_data("london_012_800.jpg");
+    const char *upright_path = test_tmp("upright.tif");
+    write_oriented(src, upright_path, VIPS_ANGLE_D0, 1);
+    rt_decoded *up = test_decode(upright_path);
+    assert_int_equal(up->image->width, 800);
+    assert_int_equal(up->image->height, 600);
+    /* orientation 6: stored turned 90 degrees anticlockwise, shown turned back */
+    const char *six = test_tmp("six.tif");
+    write_oriented(src, six, VIPS_ANGLE_D270, 6);
+    rt_image_info info;
+    assert_int_equal(rt_probe_image(six, 0, &info), 0);
+    assert_int_equal(info.width, 800); /* the probe reports the displayed size */
+    assert_int_equal(info.height, 600);
+    rt_decoded *d = test_decode(six);
+    assert_int_equal(d->image->width, 800);
+    assert_int_equal(d->image->height, 600);
+    assert_true(test_max_abs_diff(up->image, d->image) < 1e-6);
+    rt_decoded_destroy(d);
+    /* orientation 3: upside down */
+    const char *three = test_tmp("three.tif");
+    write_oriented(src, three, VIPS_ANGLE_D180, 3);
+    d = test_decode(three);
+    assert_true(test_max_abs_diff(up->image, d->image) < 1e-6);
+    /* the output is upright with orientation 1 */
+    const char *out = test_tmp("three_out.tif");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", three, out, NULL),
+                     0);
+    VipsImage *im = vips_image_new_from_file(out, NULL);
+    int orient = 0;
+    assert_int_equal(vips_image_get_int(im, "orientation", &orient), 0);
+    assert_int_equal(orient, 1);
+    g_object_unref(im);
+    rt_decoded *o = test_decode(out);
+    assert_true(test_max_abs_diff(up->image, o->image) < 1e-6);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+    rt_decoded_destroy(up);
+}
+
+static void test_sixteen_bit_roundtrip(void **state)
+{
+    (void)state;
+    rt_image *im;
+    assert_int_equal(rt_image_create(64, 32, 3, &im), 0);
+    srand(7);
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < rt_image_pixels(im); i++)
+            rt_image_plane(im, c)[i] = (float)(rand() % 65536) / 65535.0f;
+    const rt_file_format fmts[2] = {RT_FMT_PNG, RT_FMT_TIFF};
+    const char *names[2] = {"s16.png", "s16.tif"};
+    for (int k = 0; k < 2; k++) {
+        const char *path = test_tmp(names[k]);
+        rt_planes p = rt_planes_of(im, NULL);
+        rt_encode_params ep = {.format = fmts[k], .bits = 16};
+        assert_int_equal(rt_encode_file(&p, &ep, path), 0);
+        rt_decoded *d = test_decode(path);
+        assert_int_equal(d->bits, 16);
+        assert_true(test_max_abs_diff(im, d->image) < 0.5 / 65535.0);
+        /* 16-bit input stays 16-bit through a job */
+        const char *out = test_tmp(k ? "s16_out.tif" : "s16_out.png");
+        assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", path, out, NULL),
+                         0);
+        rt_decoded *o = test_decode(out);
+        assert_int_equal(o->bits, 16);
+        assert_true(test_max_abs_diff(im, o->image) < 0.5 / 65535.0);
+        rt_decoded_destroy(o);
+        rt_decoded_destroy(d);
+    }
+    rt_image_destroy(im);
+}
+
+static void test_eight_bit_exact(void **state)
+{
+    (void)state;
+    /* the encoder's dither never moves an exact 8-bit value */
+    const char *in = test_tmp("exact.png");
+    rt_decoded *src = test_decode(test_data("london_038_800.jpg"));
+    test_write_image(src->image, in);
+    rt_decoded *a = test_decode(in);
+    const char *out = test_tmp("exact_out.png");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", in, out, NULL), 0);
+    rt_decoded *b = test_decode(out);
+    assert_true(test_max_abs_diff(a->image, b->image) == 0.0);
+    rt_decoded_destroy(a);
+    rt_decoded_destroy(b);
+    rt_decoded_destroy(src);
+}
+
+static void test_webp_grey_alpha(void **state)
+{
+    (void)state;
+    VipsImage *u = vips_image_new_from_file(test_data("london_012_800.jpg"), NULL);
+    const char *webp = test_tmp("in.webp");
+    assert_int_equal(vips_webpsave(u, webp, "Q", 90, NULL), 0);
+    rt_decoded *d = test_decode(webp);
+    assert_int_equal(d->format, RT_FMT_WEBP);
+    rt_decoded_destroy(d);
+    const char *wout = test_tmp("out.webp");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", webp, wout, NULL), 0);
+    rt_image_info info;
+    assert_int_equal(rt_probe_image(wout, 0, &info), 0);
+    assert_string_equal(info.format, "webp");
+
+    /* grey in, grey out */
+    VipsImage *grey, *ga, *alpha, *bw;
+    assert_int_equal(vips_colourspace(u, &grey, VIPS_INTERPRETATION_B_W, NULL), 0);
+    const char *gpath = test_tmp("grey.png");
+    assert_int_equal(vips_pngsave(grey, gpath, NULL), 0);
+    d = test_decode(gpath);
+    assert_true(d->grey);
+    rt_decoded_destroy(d);
+    const char *gout = test_tmp("grey_out.png");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", gpath, gout, NULL), 0);
+    assert_int_equal(rt_probe_image(gout, 0, &info), 0);
+    assert_int_equal(info.bands, 1);
+
+    /* alpha is kept in PNG output */
+    assert_int_equal(vips_black(&alpha, u->Xsize, u->Ysize, NULL), 0);
+    VipsImage *alpha8;
+    assert_int_equal(vips_linear1(alpha, &alpha8, 1.0, 200.0, "uchar", TRUE, NULL), 0);
+    assert_int_equal(vips_bandjoin2(u, alpha8, &ga, NULL), 0);
+    const char *apath = test_tmp("alpha.png");
+    assert_int_equal(vips_pngsave(ga, apath, NULL), 0);
+    d = test_decode(apath);
+    assert_non_null(d->alpha);
+    assert_true(fabsf(d->alpha[100] - 200.0f / 255.0f) < 1e-6f);
+    rt_decoded_destroy(d);
+    const char *aout = test_tmp("alpha_out.png");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", apath, aout, NULL), 0);
+    assert_int_equal(rt_probe_image(aout, 0, &info), 0);
+    assert_int_equal(info.bands, 4);
+    /* and dropped for JPEG */
+    const char *jout = test_tmp("alpha_out.jpg");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"outputFormat\":\"jpeg\","
+                                  "\"tasks\":[]}",
+                                  apath, jout, NULL),
+                     0);
+    assert_int_equal(rt_probe_image(jout, 0, &info), 0);
+    assert_int_equal(info.bands, 3);
+    (void)bw;
+    g_object_unref(alpha8);
+    g_object_unref(alpha);
+    g_object_unref(ga);
+    g_object_unref(grey);
+    g_object_unref(u);
+}
+
+/* A small real JPEG whose frame header claims w x h pixels. */
+static void write_jpeg_claiming(const char *path, unsigned w, unsigned h)
+{
+    VipsImage *black;
+    void *buf;
+    size_t len;
+    assert_int_equal(vips_black(&black, 16, 16, "bands", 3, NULL), 0);
+    assert_int_equal(vips_jpegsave_buffer(black, &buf, &len, NULL), 0);
+    unsigned char *b = buf;
+    size_t i;
+    for (i = 2; i + 9 < len; i++)
+        if (b[i] == 0xFF && (b[i + 1] == 0xC0 || b[i + 1] == 0xC2))
+            break;
+    assert_true(i + 9 < len);
+    b[i + 5] = (unsigned char)(h >> 8), b[i + 6] = (unsigned char)h;
+    b[i + 7] = (unsigned char)(w >> 8), b[i + 8] = (unsigned char)w;
+    test_write_file(path, buf, len);
+    g_free(buf);
+    g_object_unref(black);
+}
+
+static void test_megapixel_limit_from_header(void **state)
+{
+    (void)state;
+    const char *path = test_tmp("huge.jpg");
+    write_jpeg_claiming(path, 30000, 30000); /* 900 MP */
+    clock_t t0 = clock();
+    expect_error(path, RT_ERR_TOO_BIG, "30000x30000 = 900.0 megapixels; the limit is 250");
+    /* header only: no time spent decoding */
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+    rt_image_info info;
+    assert_int_equal(rt_probe_image(path, 0, &info), RT_ERR_TOO_BIG);
+    assert_int_equal(rt_http_status(RT_ERR_TOO_BIG), 413);
+    /* a configured limit */
+    rt_decoded *d = NULL;
+    assert_int_equal(rt_decode(test_data("london_012_800.jpg"), 0.5, &d), RT_ERR_TOO_BIG);
+    assert_non_null(strstr(rt_error_message(), "the limit is 0 megapixels") ||
+                    strstr(rt_error_message(), "the limit is 1 megapixels")
+                        ? "ok"
+                        : NULL);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    const char *txt = test_tmp("notes.jpg");
+    test_write_file(txt, "hello, this is not an image\n", 28);
+    expect_error(txt, RT_ERR_IMAGE, "not a supported image; send a JPEG, PNG, TIFF, WebP or HEIF");
+    const char *empty = test_tmp("empty.png");
+    test_write_file(empty, "", 0);
+    expect_error(empty, RT_ERR_IMAGE, "not a supported image");
+    expect_error(test_tmp("missing.jpg"), RT_ERR_IO, "cannot read the file");
+    const char *svg = test_tmp("evil.svg");
+    const char *svgtext = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>";
+    test_write_file(svg, svgtext, strlen(svgtext));
+    rt_decoded *d = NULL;
+    assert_int_equal(rt_decode(svg, 0, &d), RT_ERR_IMAGE);
+    /* truncated JPEG: half of a real file */
+    size_t len;
+    char *jpg = test_read_file(test_data("london_012_800.jpg"), &len);
+    const char *half = test_tmp("half.jpg");
+    test_write_file(half, jpg, len / 2);
+    expect_error(half, RT_ERR_IMAGE, "half.jpg: the image is corrupt or truncated");
+    /* corrupt: garbage after the header */
+    for (size_t i = 600; i < len; i += 7)
+        jpg[i] = (char)(jpg[i] ^ 0x5a);
+    const char *bad = test_tmp("garbled.jpg");
+    test_write_file(bad, jpg, len);
+    assert_int_equal(rt_decode(bad, 0, &d), RT_ERR_IMAGE);
+    free(jpg);
+    /* truncated PNG */
+    const char *png = test_tmp("full.png");
+    rt_decoded *src = test_decode(test_data("london_012_800.jpg"));
+    test_write_image(src->image, png);
+    rt_decoded_destroy(src);
+    char *pdata = test_read_file(png, &len);
+    const char *phalf = test_tmp("half.png");
+    test_write_file(phalf, pdata, len / 3);
+    free(pdata);
+    expect_error(phalf, RT_ERR_IMAGE, "corrupt");
+    assert_int_equal(rt_http_status(RT_ERR_IMAGE), 400);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    test_tmpdir_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    rt_init("test_image_io");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jpeg_roundtrip_keeps_metadata),
+        cmocka_unit_test(test_exif_orientation_applied),
+        cmocka_unit_test(test_sixteen_bit_roundtrip),
+        cmocka_unit_test(test_eight_bit_exact),
+        cmocka_unit_test(test_webp_grey_alpha),
+        cmocka_unit_test(test_megapixel_limit_from_header),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
