@@ -4,6 +4,8 @@
 //
 //   node bench.js NN_BENCH_BINARY [--runs N]
 //
+// (bench/nn/run installs the pinned npm packages and calls this.)
+//
 // The C benchmark runs first and writes its inputs; each model then runs in
 // TensorFlow.js on those floats: 3 warm-up runs, N timed runs of execute()
 // plus reading every output back (as the C runtime copies its outputs).
@@ -50,8 +52,11 @@ async function main() {
   if (!binary) throw new Error('usage: node bench.js NN_BENCH_BINARY [--runs N]');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nn-bench-'));
-  const c = JSON.parse(execFileSync(binary, ['--runs', String(runs), '--inputs', tmp],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  const runC = (extraEnv) => JSON.parse(execFileSync(binary, ['--runs', String(runs), '--inputs', tmp],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...extraEnv } }));
+  const c = runC({});
+  // Also one thread, since the WASM backend here runs on one.
+  const c1 = runC({ OMP_NUM_THREADS: '1' });
 
   const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '');
   wasm.setWasmPaths(`${wasmDir}${path.sep}`);
@@ -80,12 +85,15 @@ async function main() {
     input.dispose();
     model.dispose();
     const wasmMs = median(times);
+    const single = c1.models.find((x) => x.name === m.name).ms_median;
     results.push({
       name: m.name,
       input: m.input,
       c_ms: m.ms_median,
       wasm_ms: Number(wasmMs.toFixed(3)),
       ratio_c_over_wasm: Number((m.ms_median / wasmMs).toFixed(3)),
+      c_ms_1thread: single,
+      ratio_1thread: Number((single / wasmMs).toFixed(3)),
     });
   }
   fs.rmSync(tmp, { recursive: true, force: true });

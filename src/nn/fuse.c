@@ -89,11 +89,30 @@ static void fuse_hardswish(nn_model *m)
     }
 }
 
+static int fusable_into_producer(const nn_model *m, const nn_node *n, const nn_tensor *x)
+{
+    const nn_node *p = x->producer;
+    return p && !p->dead && p->op->takes_steps && private_tensor(m, x, 1) &&
+           p->n_steps + n->n_steps <= NN_MAX_STEPS;
+}
+
 static void fuse_into_producers(nn_model *m)
 {
     for (int i = 0; i < m->n_exec; i++) {
         nn_node *n = m->exec[i];
         if (!is_step_node(n)) continue;
+        /* Commutative steps may run on either input: take the one whose
+         * producer can absorb them (a residual add after a convolution). */
+        const nn_step_kind k0 = n->steps[0].kind;
+        if (n->n_steps == 1 && n->steps[0].operand == NN_OPERAND_FULL && n->n_inputs == 2 &&
+            (k0 == NN_STEP_ADD || k0 == NN_STEP_MUL || k0 == NN_STEP_MIN || k0 == NN_STEP_MAX) &&
+            !fusable_into_producer(m, n, n->inputs[0]) &&
+            fusable_into_producer(m, n, n->inputs[1])) {
+            nn_tensor *tmp = n->inputs[0];
+            n->inputs[0] = n->inputs[1];
+            n->inputs[1] = tmp;
+            n->steps[0].tensor = tmp;
+        }
         nn_tensor *x = n->inputs[0];
         nn_node *p = x->producer;
         if (!p || p->dead || !p->op->takes_steps || !private_tensor(m, x, 1)) continue;

@@ -3,9 +3,9 @@
  * shape (constant int32 [4]), the filter [kh, kw, out_c, in_c] of the forward
  * convolution, and the tensor to upsample.
  *
- * Computed as a gather, one output row per task: output (oy, ox) takes input
- * pixel ((oy + pad - ky) / stride, ...) for every tap that divides evenly, so
- * no two tasks write the same value and no atomics are needed.
+ * One output row per task, so no two tasks write the same value: the row
+ * takes, for each kernel row that reaches it, every input pixel of the
+ * matching input row times its tap.
  */
 #include "nn/nn_internal.h"
 
@@ -71,16 +71,16 @@ static void run(const nn_node *node, const nn_exec *ex)
         memset(orow, 0, (size_t)p->ow * p->cout * sizeof(float));
         for (int ky = 0; ky < p->kh; ky++) {
             const int ty = oy + p->pad_top - ky;
-            if (ty < 0 || ty % p->sh) continue;
-            const int iy = ty / p->sh;
-            if (iy >= p->h) continue;
-            for (int ox = 0; ox < p->ow; ox++) {
-                float *o = orow + (size_t)ox * p->cout;
-                for (int kx = 0; kx < p->kw; kx++) {
-                    const int tx = ox + p->pad_left - kx;
-                    if (tx < 0 || tx % p->sw || tx / p->sw >= p->w) continue;
-                    const float *ip = in + ((size_t)iy * p->w + tx / p->sw) * p->cin;
-                    const float *wk = p->filter + ((size_t)ky * p->kw + kx) * p->cout * p->cin;
+            if (ty < 0 || ty % p->sh || ty / p->sh >= p->h) continue;
+            const float *irow = in + (size_t)(ty / p->sh) * p->w * p->cin;
+            for (int kx = 0; kx < p->kw; kx++) {
+                const float *wk = p->filter + ((size_t)ky * p->kw + kx) * p->cout * p->cin;
+                /* The input columns this tap reaches: ox = ix * stride + kx - pad. */
+                for (int ix = 0; ix < p->w; ix++) {
+                    const int ox = ix * p->sw + kx - p->pad_left;
+                    if (ox < 0 || ox >= p->ow) continue;
+                    const float *ip = irow + (size_t)ix * p->cin;
+                    float *o = orow + (size_t)ox * p->cout;
                     for (int oc = 0; oc < p->cout; oc++) {
                         const float *wv = wk + (size_t)oc * p->cin;
                         float acc = 0;

@@ -52,6 +52,50 @@ static int prepare(nn_model *model, nn_node *node)
     return 0;
 }
 
+/* Eight channels as one vector: GCC/Clang vector extensions compile to AVX
+ * (or two SSE registers) without intrinsics; memcpy makes the loads and
+ * stores unaligned-safe and becomes plain vmovups. */
+typedef float v8f __attribute__((vector_size(32)));
+
+static inline v8f load8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store8(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Channels a multiple of 8 (every layer of the models used): the sum of a
+ * pixel's taps stays in a register, and the tap ranges inside the input are
+ * computed once instead of tested per tap.  Same order of additions as
+ * run_row(), so both give identical results. */
+static void run_row_v8(const depthwise_params *p, const float *in, float *orow, int oy)
+{
+    const int c = p->c;
+    const int iy0 = oy * p->sh - p->pad_top;
+    const int ky0 = iy0 < 0 ? -iy0 : 0;
+    const int ky1 = p->h - iy0 < p->kh ? p->h - iy0 : p->kh;
+    for (int ox = 0; ox < p->ow; ox++) {
+        const int ix0 = ox * p->sw - p->pad_left;
+        const int kx0 = ix0 < 0 ? -ix0 : 0;
+        const int kx1 = p->w - ix0 < p->kw ? p->w - ix0 : p->kw;
+        for (int cb = 0; cb < c; cb += 8) {
+            v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int ky = ky0; ky < ky1; ky++) {
+                const float *ip = in + ((size_t)(iy0 + ky) * p->w + ix0) * c + cb;
+                const float *wp = p->filter + (size_t)ky * p->kw * c + cb;
+                for (int kx = kx0; kx < kx1; kx++)
+                    acc += load8(ip + (size_t)kx * c) * load8(wp + (size_t)kx * c);
+            }
+            store8(orow + (size_t)ox * c + cb, acc);
+        }
+    }
+}
+
 static void run_row(const depthwise_params *p, const float *in, float *orow, int oy)
 {
     const int c = p->c;
@@ -83,7 +127,10 @@ static void run(const nn_node *node, const nn_exec *ex)
     float *out = node->output->data;
 #pragma omp parallel for schedule(static) num_threads(ex->threads) if (p->oh > 1)
     for (int oy = 0; oy < p->oh; oy++) {
-        run_row(p, in, out + (size_t)oy * p->ow * p->c, oy);
+        if (p->c % 8 == 0)
+            run_row_v8(p, in, out + (size_t)oy * p->ow * p->c, oy);
+        else
+            run_row(p, in, out + (size_t)oy * p->ow * p->c, oy);
         nn_steps_apply(node->steps, node->n_steps, out, (size_t)oy * p->ow,
                        (size_t)(oy + 1) * p->ow, 0, p->c, p->c);
     }
