@@ -30,12 +30,13 @@
 #include "filters/resample.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { MODE_NONE, MODE_EXPOSURE, MODE_EXPOSURE_WB, MODE_FULL };
 
-#define ANALYSIS_SIDE 1024
+#define ANALYSIS_SIDE 768
 #define MAX_EV 1.5
 
 /* Exposure targets for the bright end (linear, maximum channel). */
@@ -100,6 +101,12 @@ static int analysis_make(const rt_image *im, cc_analysis *a)
 
 /* ---- white balance ---------------------------------------------------- */
 
+static int saturated_colour(float r, float g, float b)
+{
+    float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b));
+    return mx <= 0.0f || (mx - mn) / mx > 0.75f;
+}
+
 /* Skin-like or strongly saturated under the illuminant e: such pixels are
  * not evidence about the illuminant. */
 static int excluded_colour(float r, float g, float b, const double e[3])
@@ -131,8 +138,10 @@ static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double
         if (!use[i])
             continue;
         double v[3] = {a->r[i], a->g[i], a->b[i]};
-        for (int c = 0; c < 3; c++)
-            acc[c] += pow(v[c], 6.0);
+        for (int c = 0; c < 3; c++) {
+            double v2 = v[c] * v[c];
+            acc[c] += v2 * v2 * v2;
+        }
         n++;
     }
     if (n < 100)
@@ -161,7 +170,8 @@ static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3]
                     continue;
                 double gx = 0.5 * (blur[i + 1] - blur[i - 1]);
                 double gy = 0.5 * (blur[i + a->w] - blur[i - a->w]);
-                acc[c] += pow(gx * gx + gy * gy, 3.0); /* |grad|^6 */
+                double m2 = gx * gx + gy * gy;
+                acc[c] += m2 * m2 * m2; /* |grad|^6 */
                 if (c == 0)
                     n++;
             }
@@ -175,10 +185,29 @@ static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3]
     return 0;
 }
 
-static int cmp_float(const void *x, const void *y)
+/* Percentile of values in [0, 2) through a histogram (no sort: the
+ * analysis copy has up to 0.6 M values). */
+#define PCT_BINS 16384
+static float percentile(const float *v, size_t n, double q)
 {
-    float a = *(const float *)x, b = *(const float *)y;
-    return (a > b) - (a < b);
+    if (n == 0)
+        return 0;
+    unsigned *hist = calloc(PCT_BINS, sizeof *hist);
+    if (!hist)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)(v[i] * (PCT_BINS / 2));
+        hist[b < 0 ? 0 : (b >= PCT_BINS ? PCT_BINS - 1 : b)]++;
+    }
+    size_t want = (size_t)(q * (double)(n - 1)), acc = 0;
+    int b = 0;
+    for (; b < PCT_BINS - 1; b++) {
+        acc += hist[b];
+        if (acc > want)
+            break;
+    }
+    free(hist);
+    return (b + 0.5f) / (PCT_BINS / 2);
 }
 
 /* Grey pixels: where the local contrast of log R, log G and log B agree,
@@ -231,9 +260,9 @@ static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[
             for (size_t i = 0; i < a->n; i++)
                 if (isfinite(gi[i]))
                     sorted[k++] = gi[i];
-            qsort(sorted, k, sizeof *sorted, cmp_float);
-            size_t take = k / 100 > 50 ? k / 100 : 50; /* the greyest 1 % */
-            float thr = sorted[take < k ? take : k - 1];
+            /* the greyest 1 % (at least 50 pixels) */
+            double q = k > 5000 ? 0.01 : 50.0 / (double)k;
+            float thr = percentile(sorted, k, q < 1 ? q : 1);
             free(sorted);
             double acc[3] = {0, 0, 0};
             for (size_t i = 0; i < a->n; i++)
@@ -270,10 +299,10 @@ static double median3(double a, double b, double c)
  * the light; casts across it (green/magenta) rarely are.  Small casts are
  * removed entirely; beyond that only part of the excess is corrected, less
  * for tint, whose large values usually come from coloured backdrops. */
-#define WB_TEMP_FREE 0.16 /* log-chroma, about 6.5 degrees */
-#define WB_TEMP_KEEP 0.55 /* share of the excess left alone */
-#define WB_TINT_FREE 0.08
-#define WB_TINT_KEEP 0.7
+#define WB_TEMP_FREE 0.22 /* log-chroma, about 9 degrees */
+#define WB_TEMP_KEEP 0.5 /* share of the excess left alone */
+#define WB_TINT_FREE 0.12
+#define WB_TINT_KEEP 0.6
 
 static double damp_excess(double x, double free_amount, double keep)
 {
@@ -321,7 +350,11 @@ static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin
     for (int round = 0; round < 2; round++) {
         size_t n = 0;
         for (size_t i = 0; i < a->n; i++) {
-            use[i] = a->valid[i] && !excluded_colour(a->r[i], a->g[i], a->b[i], e);
+            /* round 0 only drops saturated colours: skin is judged under the
+             * first estimate, not under the cast */
+            use[i] = a->valid[i] &&
+                     (round == 0 ? !saturated_colour(a->r[i], a->g[i], a->b[i])
+                                 : !excluded_colour(a->r[i], a->g[i], a->b[i], e));
             n += use[i];
         }
         if (n < a->n / 50) {
@@ -372,15 +405,6 @@ static void wb_gains(const double illum[3], double g[3])
 }
 
 /* ---- exposure --------------------------------------------------------- */
-
-static float percentile(float *v, size_t n, double q)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_float);
-    size_t k = (size_t)(q * (double)(n - 1));
-    return v[k];
-}
 
 /* Marks clipped pixels that belong to large clipped areas touching the
  * border (white backdrops, windows): clipping there is a choice. */
@@ -468,6 +492,10 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
             below++;
     double density = (double)below / n_rest; /* fraction per EV */
     float bright = percentile(v, n_rest, 0.995);
+    float median = percentile(v, n_rest, 0.5);
+    if (getenv("RT_CC_DEBUG"))
+        fprintf(stderr, "cc: clip %.4f border %.4f inner %.4f density %.4f bright %.3f median %.3f\n",
+                (double)n_clip / n, (double)n_border / n, inner_clip, density, bright, median);
     free(v);
     if (inner_clip > 0.01) {
         /* the clipped mass extends about inner_clip / density EV above white */
@@ -489,7 +517,7 @@ done:
 
 static void estimate_full_mode(const cc_analysis *a, const double gain[3], cc_correction *cc)
 {
-    float *y = malloc(a->n * sizeof *y);
+    float *y = calloc(a->n, sizeof *y);
     if (!y)
         return;
     double chroma = 0;
