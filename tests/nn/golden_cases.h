@@ -21,7 +21,7 @@ static const golden_model golden_models[] = {
     {"facemesh", "facemesh.json", 192, 0.0f, 1.0f, "nn_face_192.png", 102},
     {"iris", "iris.json", 64, 0.0f, 1.0f, "nn_eye_64.png", 103},
     {"selfie", "selfie.json", 256, 0.0f, 1.0f, "nn_person_256.png", 104},
-    {"faceres", "faceres.json", 224, 0.0f, 1.0f, "nn_face_224.png", 105},
+    {"faceres", "faceres.json", 224, 0.0f, 255.0f, "nn_face_224.png", 105}, /* as human feeds it */
 };
 #define GOLDEN_MODEL_COUNT (sizeof golden_models / sizeof golden_models[0])
 
