@@ -54,20 +54,9 @@ static int prepare(nn_model *model, nn_node *node)
 
 /* Eight channels as one vector: GCC/Clang vector extensions compile to AVX
  * (or two SSE registers) without intrinsics; memcpy makes the loads and
- * stores unaligned-safe and becomes plain vmovups. */
+ * stores unaligned-safe and becomes plain vmovups.  (No helper functions:
+ * passing vectors by value warns about the ABI when AVX is off.) */
 typedef float v8f __attribute__((vector_size(32)));
-
-static inline v8f load8(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store8(float *p, v8f v)
-{
-    memcpy(p, &v, sizeof v);
-}
 
 /* Channels a multiple of 8 (every layer of the models used): the sum of a
  * pixel's taps stays in a register, and the tap ranges inside the input are
@@ -86,12 +75,16 @@ static void run_row_v8(const depthwise_params *p, const float *in, float *orow, 
         for (int cb = 0; cb < c; cb += 8) {
             v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
             for (int ky = ky0; ky < ky1; ky++) {
-                const float *ip = in + ((size_t)(iy0 + ky) * p->w + ix0) * c + cb;
+                const float *ip = in + (size_t)(iy0 + ky) * p->w * c + cb;
                 const float *wp = p->filter + (size_t)ky * p->kw * c + cb;
-                for (int kx = kx0; kx < kx1; kx++)
-                    acc += load8(ip + (size_t)kx * c) * load8(wp + (size_t)kx * c);
+                for (int kx = kx0; kx < kx1; kx++) {
+                    v8f x, w;
+                    memcpy(&x, ip + (size_t)(ix0 + kx) * c, sizeof x);
+                    memcpy(&w, wp + (size_t)kx * c, sizeof w);
+                    acc += x * w;
+                }
             }
-            store8(orow + (size_t)ox * c + cb, acc);
+            memcpy(orow + (size_t)ox * c + cb, &acc, sizeof acc);
         }
     }
 }
