@@ -18,6 +18,7 @@ typedef struct golden_model {
 
 static const golden_model golden_models[] = {
     {"blazeface", "blazeface.json", 256, -1.0f, 1.0f, "nn_person_256.png", 101},
+    {"detector_full", "facemesh-detection-full.json", 192, -1.0f, 1.0f, "nn_face_192.png", 106},
     {"facemesh", "facemesh.json", 192, 0.0f, 1.0f, "nn_face_192.png", 102},
     {"iris", "iris.json", 64, 0.0f, 1.0f, "nn_eye_64.png", 103},
     {"selfie", "selfie.json", 256, 0.0f, 1.0f, "nn_person_256.png", 104},

@@ -488,6 +488,57 @@ static void test_small_ops(void **state)
     free(bias);
 }
 
+/* DepthToSpace, and the shape arithmetic folded at load (Shape,
+ * StridedSlice, Pack feeding Reshape) as the full-range detector uses it. */
+static void test_depth_to_space_and_shape_ops(void **state)
+{
+    (void)state;
+    const int h = 2, w = 3, c = 8, b = 2, oc = 2;
+    float *x = random_floats((size_t)h * w * c, 12);
+    int32_t zero[1] = {0}, one[1] = {1}, minus1[1] = {-1}, two[1] = {2};
+    weight wt[] = {
+        {"b0", 1, {1}, 0, zero, 0, 0, 0, 0}, {"b1", 1, {1}, 0, one, 0, 0, 0, 0},
+        {"st", 1, {1}, 0, one, 0, 0, 0, 0},  {"m1", 0, {0}, 0, minus1, 0, 0, 0, 0},
+        {"two", 0, {0}, 0, two, 0, 0, 0, 0},
+    };
+    const char *nodes = PLACEHOLDER(
+        "x", 2, 3,
+        8) ","
+           "{\"name\":\"d\",\"op\":\"DepthToSpace\",\"input\":[\"x\"],\"attr\":{\"block_size\":{"
+           "\"i\":\"2\"},\"data_format\":{\"s\":\"TkhXQw==\"}}},"
+           "{\"name\":\"s\",\"op\":\"Shape\",\"input\":[\"d\"]},"
+           "{\"name\":\"n\",\"op\":\"StridedSlice\",\"input\":[\"s\",\"b0\",\"b1\",\"st\"],"
+           "\"attr\":{"
+           "\"shrink_axis_mask\":{\"i\":\"1\"}}},"
+           "{\"name\":\"p\",\"op\":\"Pack\",\"input\":[\"n\",\"m1\",\"two\"],\"attr\":{\"axis\":{"
+           "\"i\":\"0\"}}},"
+           "{\"name\":\"r\",\"op\":\"Reshape\",\"input\":[\"d\",\"p\"]}";
+    write_model("d2s", nodes, NULL, wt, (int)(sizeof wt / sizeof wt[0]));
+    nn_model *m = load("d2s");
+    const nn_tensor_info *out = nn_model_output(m, 0);
+    assert_string_equal(out->name, "r");
+    assert_int_equal(out->rank, 3);
+    assert_int_equal(out->shape[0], 1);
+    assert_int_equal(out->shape[1], h * b * w * b);
+    assert_int_equal(out->shape[2], oc);
+    enum { N = 2 * 2 * 3 * 2 * 2 };
+    assert_int_equal(out->size, N);
+    double want[N];
+    for (int y = 0; y < h; y++)
+        for (int i = 0; i < b; i++)
+            for (int xx = 0; xx < w; xx++)
+                for (int j = 0; j < b; j++)
+                    for (int ch = 0; ch < oc; ch++)
+                        want[((y * b + i) * w * b + xx * b + j) * oc + ch] =
+                            x[(y * w + xx) * c + (i * b + j) * oc + ch];
+    float got[N];
+    float *outs[1] = {got};
+    assert_int_equal(nn_model_run(m, (const float *const *)&x, outs), 0);
+    expect_close(got, want, N, 0, "DepthToSpace");
+    nn_model_destroy(m);
+    free(x);
+}
+
 /* ---- weights and errors ---- */
 
 /* Add(x, w) with w stored quantised: the output minus x is the decoded w. */
@@ -600,8 +651,9 @@ static void test_load_errors(void **state)
 
 /* ---- the real models ---- */
 
-static const char *real_models[] = {"blazeface.json", "facemesh.json", "iris.json", "selfie.json",
-                                    "faceres.json"};
+static const char *real_models[] = {"blazeface.json", "facemesh-detection-full.json",
+                                    "facemesh.json",  "iris.json",
+                                    "selfie.json",    "faceres.json"};
 
 static nn_model *load_real(const char *file)
 {
@@ -702,6 +754,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pools),
     cmocka_unit_test(test_resize_bilinear),
     cmocka_unit_test(test_small_ops),
+    cmocka_unit_test(test_depth_to_space_and_shape_ops),
     cmocka_unit_test(test_quantized_weights),
     cmocka_unit_test(test_load_errors),
     cmocka_unit_test(test_threads_and_fusion_change_nothing),
