@@ -37,9 +37,16 @@ static int push_segment(segs *list, const rt_segment *s)
     return 0;
 }
 
-/* Turns a grown region into a segment when it is long, thin and dense. */
-static void region_to_segment(const int *reg, int n, int w, const float *mag,
-                              float region_angle, const rt_lsd_params *p, segs *list)
+/* The rectangle that covers a region: centre, principal direction, extent
+ * along and across it. */
+typedef struct rect {
+    double cx, cy, ux, uy;
+    double lmin, lmax, wmin, wmax;
+    double length, width, density;
+    double contrast;
+} rect;
+
+static int region_rect(const int *reg, int n, int w, const float *mag, rect *r)
 {
     double sw = 0, sx = 0, sy = 0;
     for (int i = 0; i < n; i++) {
@@ -48,59 +55,149 @@ static void region_to_segment(const int *reg, int n, int w, const float *mag,
         sx += m * (reg[i] % w);
         sy += m * (reg[i] / w);
     }
-    if (sw <= 0)
-        return;
-    double cx = sx / sw, cy = sy / sw;
+    if (sw <= 0 || n < 2)
+        return -1;
+    r->cx = sx / sw;
+    r->cy = sy / sw;
     double sxx = 0, syy = 0, sxy = 0;
     for (int i = 0; i < n; i++) {
         double m = mag[reg[i]];
-        double dx = reg[i] % w - cx, dy = reg[i] / w - cy;
+        double dx = reg[i] % w - r->cx, dy = reg[i] / w - r->cy;
         sxx += m * dx * dx;
         syy += m * dy * dy;
         sxy += m * dx * dy;
     }
-    double theta = 0.5 * atan2(2.0 * sxy, sxx - syy); /* principal axis, image coords */
-    double ux = cos(theta), uy = sin(theta);
+    double theta = 0.5 * atan2(2.0 * sxy, sxx - syy); /* principal axis */
+    r->ux = cos(theta);
+    r->uy = sin(theta);
+    r->lmin = r->wmin = 1e30;
+    r->lmax = r->wmax = -1e30;
+    for (int i = 0; i < n; i++) {
+        double dx = reg[i] % w - r->cx, dy = reg[i] / w - r->cy;
+        double l = dx * r->ux + dy * r->uy, q = -dx * r->uy + dy * r->ux;
+        r->lmin = fmin(r->lmin, l);
+        r->lmax = fmax(r->lmax, l);
+        r->wmin = fmin(r->wmin, q);
+        r->wmax = fmax(r->wmax, q);
+    }
+    r->length = r->lmax - r->lmin + 1.0;
+    r->width = r->wmax - r->wmin + 1.0;
+    r->density = (double)n / (r->length * r->width);
+    r->contrast = sw / n;
+    return 0;
+}
+
+/* Grows a region from seed over unused pixels whose level-line angle is
+ * within tol of the region's; returns its size and mean angle. */
+static int grow_region(int seed, float tol, int w, int h, const float *ang, unsigned char *used,
+                       int *reg, float *region_angle)
+{
+    int n = 0, head = 0;
+    reg[n++] = seed;
+    used[seed] = 1;
+    double sc = cos(ang[seed]), ss = sin(ang[seed]);
+    float ra = ang[seed];
+    while (head < n) {
+        int p = reg[head++];
+        int px = p % w, py = p / w;
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                int qx = px + dx, qy = py + dy;
+                if ((dx == 0 && dy == 0) || qx < 0 || qy < 0 || qx >= w || qy >= h)
+                    continue;
+                int q = qy * w + qx;
+                if (used[q] || angle_diff(ang[q], ra) > tol)
+                    continue;
+                used[q] = 1;
+                reg[n++] = q;
+                sc += cos(ang[q]);
+                ss += sin(ang[q]);
+                ra = (float)atan2(ss, sc);
+            }
+    }
+    *region_angle = ra;
+    return n;
+}
+
+/* LSD's refinement for regions too sparse to be one line: first regrow
+ * with a tolerance fitted to the pixels near the seed, then shrink the
+ * region around the seed until it is dense enough. */
+static int refine_region(int *reg, int n, int seed, int w, int h, const float *mag,
+                         const float *ang, unsigned char *used, float *region_angle, rect *r,
+                         double min_density)
+{
+    double sum = 0, s2 = 0;
+    int k = 0;
+    int sx = seed % w, sy = seed / w;
+    for (int i = 0; i < n; i++) {
+        double dx = reg[i] % w - sx, dy = reg[i] / w - sy;
+        if (dx * dx + dy * dy <= r->width * r->width) {
+            double d = angle_diff(ang[reg[i]], *region_angle);
+            sum += d;
+            s2 += d * d;
+            k++;
+        }
+    }
+    if (k > 1) {
+        double mean = sum / k, var = s2 / k - mean * mean;
+        float tol = (float)(2.0 * sqrt(var > 0 ? var : 0));
+        for (int i = 0; i < n; i++)
+            used[reg[i]] = 0;
+        n = grow_region(seed, tol, w, h, ang, used, reg, region_angle);
+        if (n < 2 || region_rect(reg, n, w, mag, r))
+            return n;
+        if (r->density >= min_density)
+            return n;
+    }
+    /* shrink the radius around the seed */
+    double rad = 0;
+    for (int i = 0; i < n; i++) {
+        double dx = reg[i] % w - sx, dy = reg[i] / w - sy;
+        rad = fmax(rad, sqrt(dx * dx + dy * dy));
+    }
+    while (r->density < min_density && n > 2) {
+        rad *= 0.75;
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            double dx = reg[i] % w - sx, dy = reg[i] / w - sy;
+            if (dx * dx + dy * dy <= rad * rad)
+                reg[m++] = reg[i];
+            else
+                used[reg[i]] = 0; /* free for other regions */
+        }
+        n = m;
+        if (n < 2 || region_rect(reg, n, w, mag, r))
+            return n;
+    }
+    return n;
+}
+
+/* Turns a region into a segment when it is long, thin and dense. */
+static void emit_segment(const rect *r, float region_angle, const rt_lsd_params *p, segs *list)
+{
     /* the level lines run along the segment: the gradient is normal to it */
-    double normal = region_angle;
-    double along = fabs(ux * cos(normal) + uy * sin(normal));
+    double along = fabs(r->ux * cos(region_angle) + r->uy * sin(region_angle));
     if (along > sin(p->tolerance_deg * M_PI / 180.0))
         return;
-    double lmin = 1e30, lmax = -1e30, wmin = 1e30, wmax = -1e30;
-    for (int i = 0; i < n; i++) {
-        double dx = reg[i] % w - cx, dy = reg[i] / w - cy;
-        double l = dx * ux + dy * uy, q = -dx * uy + dy * ux;
-        if (l < lmin)
-            lmin = l;
-        if (l > lmax)
-            lmax = l;
-        if (q < wmin)
-            wmin = q;
-        if (q > wmax)
-            wmax = q;
-    }
-    double length = lmax - lmin + 1.0, width = wmax - wmin + 1.0;
-    if (length < p->min_length || length < 4.0 * width)
-        return;
-    if ((double)n / (length * width) < p->min_density)
+    if (r->length < p->min_length || r->length < 4.0 * r->width || r->density < p->min_density)
         return;
     rt_segment s;
     /* +0.5: the 2x2 gradient sits between pixel centres */
-    s.cx = (float)(cx + 0.5);
-    s.cy = (float)(cy + 0.5);
-    s.x1 = (float)(cx + 0.5 + lmin * ux);
-    s.y1 = (float)(cy + 0.5 + lmin * uy);
-    s.x2 = (float)(cx + 0.5 + lmax * ux);
-    s.y2 = (float)(cy + 0.5 + lmax * uy);
-    s.length = (float)length;
-    s.width = (float)width;
-    double vis = atan2(-uy, ux) * 180.0 / M_PI; /* counter-clockwise as displayed */
+    s.cx = (float)(r->cx + 0.5);
+    s.cy = (float)(r->cy + 0.5);
+    s.x1 = (float)(r->cx + 0.5 + r->lmin * r->ux);
+    s.y1 = (float)(r->cy + 0.5 + r->lmin * r->uy);
+    s.x2 = (float)(r->cx + 0.5 + r->lmax * r->ux);
+    s.y2 = (float)(r->cy + 0.5 + r->lmax * r->uy);
+    s.length = (float)r->length;
+    s.width = (float)r->width;
+    double vis = atan2(-r->uy, r->ux) * 180.0 / M_PI; /* counter-clockwise as displayed */
     while (vis <= -90.0)
         vis += 180.0;
     while (vis > 90.0)
         vis -= 180.0;
     s.angle_deg = (float)vis;
-    s.contrast = (float)(sw / n);
+    s.contrast = (float)r->contrast;
     push_segment(list, &s);
 }
 
@@ -167,31 +264,20 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
         int seed = order[k];
         if (used[seed])
             continue;
-        int n = 0, head = 0;
-        reg[n++] = seed;
-        used[seed] = 1;
-        double sc = cos(ang[seed]), ss = sin(ang[seed]);
-        float region_angle = ang[seed];
-        while (head < n) {
-            int p = reg[head++];
-            int px = p % w, py = p / w;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int qx = px + dx, qy = py + dy;
-                    if ((dx == 0 && dy == 0) || qx < 0 || qy < 0 || qx >= w || qy >= h)
-                        continue;
-                    int q = qy * w + qx;
-                    if (used[q] || angle_diff(ang[q], region_angle) > tol)
-                        continue;
-                    used[q] = 1;
-                    reg[n++] = q;
-                    sc += cos(ang[q]);
-                    ss += sin(ang[q]);
-                    region_angle = (float)atan2(ss, sc);
-                }
+        float region_angle;
+        int n = grow_region(seed, tol, w, h, ang, used, reg, &region_angle);
+        if (n < (int)(params->min_length * 0.5f))
+            continue;
+        rect r;
+        if (region_rect(reg, n, w, mag, &r))
+            continue;
+        if (r.density < params->min_density) {
+            n = refine_region(reg, n, seed, w, h, mag, ang, used, &region_angle, &r,
+                              params->min_density);
+            if (n < (int)(params->min_length * 0.5f) || region_rect(reg, n, w, mag, &r))
+                continue;
         }
-        if (n >= (int)(params->min_length * 0.5f))
-            region_to_segment(reg, n, w, mag, region_angle, params, &list);
+        emit_segment(&r, region_angle, params, &list);
     }
 done:
     rt_free(img);

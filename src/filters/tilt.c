@@ -7,9 +7,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define ANALYSIS_SIDE 1200
-#define KERNEL_SIGMA 0.25 /* degrees */
-#define REFINE_WINDOW 0.6 /* degrees */
+#define ANALYSIS_SIDE 1500
+#define KERNEL_SIGMA 0.5 /* degrees: finds the mode */
+#define REFINE_WINDOW 0.5 /* degrees: votes counted as support */
+#define TUKEY_C 1.0       /* degrees: robust mean around the mode */
 #define GRID_STEP 0.02
 
 typedef struct vote {
@@ -38,7 +39,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
     rt_image_destroy(small);
 
     const double diag = sqrt((double)w * w + (double)h * h);
-    rt_lsd_params p = {.min_length = (float)(0.04 * diag),
+    rt_lsd_params p = {.min_length = (float)(0.015 * diag),
                        .tolerance_deg = 22.5f,
                        .min_gradient = 0.02f,
                        .min_density = 0.6f};
@@ -67,14 +68,18 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
         double contrast = s->contrast / 0.08;
         if (contrast > 1.0)
             contrast = 1.0;
+        /* long lines are far more reliable than short ones */
+        double len_w = s->length * s->length / diag;
         if (fabs(a) < RT_TILT_SEARCH_DEG) {
             dev = a;
-            weight = s->length * contrast;
+            /* horizontals slope under perspective unless they face the
+             * camera; verticals stay vertical under roll-only tilt */
+            weight = 0.35 * len_w * contrast;
         } else if (fabs(a) > 90.0 - RT_TILT_SEARCH_DEG) {
             dev = a > 0 ? a - 90.0 : a + 90.0;
             /* keystone: verticals far from the centre lean in or out */
             double off = fabs(s->cx - 0.5 * w) / (0.5 * w);
-            weight = s->length * contrast * (1.0 - 0.6 * off);
+            weight = len_w * contrast * (1.0 - 0.6 * off);
         } else {
             continue;
         }
@@ -106,17 +111,33 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
             best = t;
         }
     }
-    double sw = 0.0, sa = 0.0, support_len = 0.0;
+    /* Tukey-weighted mean around the mode: precise, and deaf to far votes */
+    double t = best;
+    for (int it = 0; it < 8; it++) {
+        double sw = 0.0, sa = 0.0;
+        for (int i = 0; i < nv; i++) {
+            double u = (votes[i].angle - t) / TUKEY_C;
+            if (fabs(u) < 1.0) {
+                double k = votes[i].weight * (1 - u * u) * (1 - u * u);
+                sw += k;
+                sa += k * votes[i].angle;
+            }
+        }
+        if (sw <= 0)
+            break;
+        t = sa / sw;
+    }
+    double sw = 0.0, support_len = 0.0;
     for (int i = 0; i < nv; i++)
-        if (fabs(votes[i].angle - best) <= REFINE_WINDOW) {
+        if (fabs(votes[i].angle - t) <= REFINE_WINDOW) {
             sw += votes[i].weight;
-            sa += votes[i].weight * votes[i].angle;
             support_len += votes[i].length;
         }
     free(votes);
-    est->angle_deg = sw > 0 ? sa / sw : best;
+    est->angle_deg = t;
     double agree = sw / total_w;
-    double amount = support_len / (1.5 * diag);
+    /* half a diagonal of agreeing lines is full support */
+    double amount = support_len / (0.5 * diag);
     if (amount > 1.0)
         amount = 1.0;
     est->confidence = agree * amount;

@@ -30,7 +30,6 @@
 #include "filters/resample.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -492,10 +491,6 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
             below++;
     double density = (double)below / n_rest; /* fraction per EV */
     float bright = percentile(v, n_rest, 0.995);
-    float median = percentile(v, n_rest, 0.5);
-    if (getenv("RT_CC_DEBUG"))
-        fprintf(stderr, "cc: clip %.4f border %.4f inner %.4f density %.4f bright %.3f median %.3f\n",
-                (double)n_clip / n, (double)n_border / n, inner_clip, density, bright, median);
     free(v);
     if (inner_clip > 0.01) {
         /* the clipped mass extends about inner_clip / density EV above white */

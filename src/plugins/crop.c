@@ -22,7 +22,7 @@ enum { MODE_MANUAL, MODE_AI, MODE_PERSON };
 
 /* AI straightening acts only on a confident estimate inside this range:
  * smaller tilts are noise, larger ones are deliberate (Dutch angle). */
-#define AI_MIN_CONFIDENCE 0.35
+#define AI_MIN_CONFIDENCE 0.3
 #define AI_MIN_DEG 0.15
 #define AI_MAX_DEG 16.0
 
