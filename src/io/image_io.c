@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
@@ -171,20 +172,27 @@ typedef struct decode_ctx {
     float lut8[256];
 } decode_ctx;
 
-/* Called by vips_sink_disc for consecutive full-width strips, in order. */
-static int decode_strip(VipsRegion *region, VipsRect *area, void *a)
+/* Called by vips_sink from its worker threads, each with a prepared region
+ * of pixels: converting in the workers overlaps it with the (serial)
+ * decoder, and the areas are disjoint, so no locking. */
+static int decode_tile(VipsRegion *region, void *seq, void *a, void *unused, gboolean *stop)
 {
     decode_ctx *ctx = a;
+    const VipsRect *area = &region->valid;
+    (void)seq;
+    (void)unused;
+    (void)stop;
     rt_image *im = ctx->d->image;
     const int w = im->width;
     float *r = rt_image_plane(im, 0), *g = rt_image_plane(im, 1), *b = rt_image_plane(im, 2);
+    const int x0 = area->left, x1 = area->left + area->width;
     for (int y = area->top; y < area->top + area->height; y++) {
         size_t row = (size_t)y * w;
-        const VipsPel *p = VIPS_REGION_ADDR(region, 0, y);
+        const VipsPel *p = VIPS_REGION_ADDR(region, x0, y);
         if (ctx->sixteen) {
             const unsigned short *s = (const unsigned short *)p;
             const float k = 1.0f / 65535.0f;
-            for (int x = 0; x < w; x++, s += ctx->bands) {
+            for (int x = x0; x < x1; x++, s += ctx->bands) {
                 float v0 = s[0] * k;
                 if (ctx->colour == 3) {
                     r[row + x] = v0;
@@ -196,9 +204,16 @@ static int decode_strip(VipsRegion *region, VipsRect *area, void *a)
                 if (ctx->has_alpha)
                     ctx->d->alpha[row + x] = s[ctx->colour] * k;
             }
+        } else if (ctx->colour == 3 && !ctx->has_alpha) {
+            const unsigned char *s = p;
+            for (int x = x0; x < x1; x++, s += 3) {
+                r[row + x] = ctx->lut8[s[0]];
+                g[row + x] = ctx->lut8[s[1]];
+                b[row + x] = ctx->lut8[s[2]];
+            }
         } else {
             const unsigned char *s = p;
-            for (int x = 0; x < w; x++, s += ctx->bands) {
+            for (int x = x0; x < x1; x++, s += ctx->bands) {
                 float v0 = ctx->lut8[s[0]];
                 if (ctx->colour == 3) {
                     r[row + x] = v0;
@@ -385,7 +400,7 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         goto fail;
     }
     grab_metadata(im, &d->meta, keep_icc);
-    if (vips_sink_disc(im, decode_strip, &ctx)) {
+    if (vips_sink(im, NULL, decode_tile, NULL, &ctx, NULL)) {
         char why[512];
         vips_reason(why, sizeof why);
         err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name, why);
@@ -412,9 +427,15 @@ void rt_decoded_destroy(rt_decoded *d)
 
 /* ---- encoding -------------------------------------------------------- */
 
-/* A hash of the pixel position: sub-LSB dither that is the same for any
- * thread count and keeps exact 8-bit values exact (|noise| < 0.5 LSB). */
-static inline float dither_noise(int x, int y, int c)
+/* Sub-LSB dither from a hash of the pixel position: the same for any
+ * thread count, and it keeps exact 8-bit values exact (|noise| < 0.5 LSB).
+ * A 64x64 tile per channel, built once, keeps the encoder's inner loop to a
+ * table lookup. */
+#define DITHER_TILE 64
+static float dither_table[4][DITHER_TILE * DITHER_TILE];
+static pthread_once_t dither_once = PTHREAD_ONCE_INIT;
+
+static float dither_hash(int x, int y, int c)
 {
     uint32_t h = (uint32_t)x * 0x9E3779B1u ^ (uint32_t)y * 0x85EBCA77u ^ (uint32_t)c * 0xC2B2AE3Du;
     h ^= h >> 16;
@@ -425,8 +446,22 @@ static inline float dither_noise(int x, int y, int c)
     return ((float)(h >> 8) * (1.0f / 16777216.0f) - 0.5f) * 0.98f;
 }
 
+static void dither_init(void)
+{
+    for (int c = 0; c < 4; c++)
+        for (int y = 0; y < DITHER_TILE; y++)
+            for (int x = 0; x < DITHER_TILE; x++)
+                dither_table[c][y * DITHER_TILE + x] = dither_hash(x, y, c);
+}
+
+static inline float dither_noise(int x, int y, int c)
+{
+    return dither_table[c & 3][(y & (DITHER_TILE - 1)) * DITHER_TILE + (x & (DITHER_TILE - 1))];
+}
+
 int rt_quantize8(float v, int x, int y, int c, int dither)
 {
+    pthread_once(&dither_once, dither_init);
     float f = v * 255.0f + 0.5f + (dither ? dither_noise(x, y, c) : 0.0f);
     if (!(f > 0.0f))
         return 0;
@@ -478,6 +513,9 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
             }
         } else {
             VipsPel *q = VIPS_REGION_ADDR(out, r->left, y);
+            const float *noise[4];
+            for (int c = 0; c < 4; c++)
+                noise[c] = dither_table[c] + (y & (DITHER_TILE - 1)) * DITHER_TILE;
             for (int x = r->left; x < VIPS_RECT_RIGHT(r); x++) {
                 int lx = x - src->x0;
                 if (!row_in || lx < 0 || lx >= src->width) {
@@ -485,8 +523,12 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
                         *q++ = 0;
                     continue;
                 }
-                for (int c = 0; c < n; c++)
-                    *q++ = (VipsPel)rt_quantize8(src->p[c][row + lx], x, y, c, ctx->dither);
+                int dx = x & (DITHER_TILE - 1);
+                for (int c = 0; c < n; c++) {
+                    float f = src->p[c][row + lx] * 255.0f + 0.5f +
+                              (ctx->dither ? noise[c][dx] : 0.0f);
+                    *q++ = (VipsPel)(f > 0.0f ? (f < 255.0f ? (int)f : 255) : 0);
+                }
                 if (src->add_alpha)
                     *q++ = 255;
             }
@@ -571,6 +613,7 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
 static int encode(const rt_planes *src, const rt_encode_params *ep, const char *path, void **buf,
                   size_t *len)
 {
+    pthread_once(&dither_once, dither_init);
     encode_ctx ctx;
     VipsImage *im = planes_image(src, ep, &ctx);
     if (!im) {

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Engine benchmark: runs scenarios in fresh processes, compares against
+`vips copy` in the same run, prints one JSON document.  Timings are medians of
+several runs; ratios are what to read (the machine is noisy)."""
+import json, os, statistics, subprocess, sys, tempfile
+
+build = sys.argv[1]
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+cache = os.path.join(root, "build", ".bench-inputs")
+os.makedirs(cache, exist_ok=True)
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def sh(cmd):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def source_photo():
+    # the largest real photo available: a 6 MP film scan, else a test copy
+    shared = os.path.join(root, "..", "shared", "testimages",
+                          "studio_kodak_girl_facepaint_seamless.jpg")
+    return shared if os.path.exists(shared) else os.path.join(root, "tests", "data", "mary_900.jpg")
+
+
+def make_inputs():
+    src = source_photo()
+    out = {}
+    for mp, w, h in ((6, 3000, 2000), (24, 6000, 4000)):
+        path = os.path.join(cache, f"portrait_{mp}mp.jpg")
+        if not os.path.exists(path):
+            sh(["vips", "thumbnail", src, path + "[Q=92]", str(w), "--height", str(h),
+                "--size", "force"])
+        out[mp] = path
+    return out
+
+
+def timed(cmd):
+    """Wall seconds and max RSS (MB) of one command, via GNU time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", tf.name] + cmd, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall, rss = tf.read().split()[-2:]
+        return float(wall), int(rss) / 1024.0
+
+
+def median_of(cmd):
+    runs = [timed(cmd) for _ in range(RUNS)]
+    return statistics.median(r[0] for r in runs) * 1000, max(r[1] for r in runs)
+
+
+def payload(tasks, tmp, name):
+    path = os.path.join(tmp, name + ".json")
+    with open(path, "w") as f:
+        json.dump({"mode": "professional", "tasks": tasks}, f)
+    return path
+
+
+def engine_stages(inp, pl, out):
+    res = subprocess.run([os.path.join(build, "bench", "engine_bench"), inp, pl, out],
+                         check=True, capture_output=True, text=True)
+    return json.loads(res.stdout)
+
+
+def main():
+    inputs = make_inputs()
+    report = {"benchmark": "engine", "runs": RUNS, "cpus": os.cpu_count(), "sizes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = payload([], tmp, "empty")
+        cc = payload([{"Plugin": "Color Correction", "User Params": {
+            "AI": {"Color Correction Mode": "Full"}, "Basic": {"Enable Basic": True}}}], tmp, "cc")
+        crop = payload([{"Plugin": "Crop", "User Params": {"AutoStraightenMode": "AI",
+                                                           "AspectRatio": "4 : 5"}}], tmp, "crop")
+        rotate = payload([{"Plugin": "Crop", "User Params": {"Angle": 3.5}}], tmp, "rotate")
+        for mp, inp in inputs.items():
+            out = os.path.join(tmp, "out.jpg")
+            vips_ms, vips_rss = median_of(["vips", "copy", inp, out + "[Q=95,subsample_mode=off]"])
+            cli_ms, cli_rss = median_of([os.path.join(build, "retouch"), "-q", "-p", empty,
+                                         "-o", out, inp])
+            entry = {
+                "input": os.path.basename(inp),
+                "vips_copy_ms": round(vips_ms, 1), "vips_copy_rss_mb": round(vips_rss, 1),
+                "retouch_empty_ms": round(cli_ms, 1), "retouch_empty_rss_mb": round(cli_rss, 1),
+                "ratio_vs_vips_copy": round(cli_ms / vips_ms, 3),
+                "stages_empty": engine_stages(inp, empty, out),
+            }
+            for name, pl in (("color_correction_full", cc), ("crop_ai_4x5", crop),
+                             ("crop_rotate_3_5deg", rotate)):
+                samples = [engine_stages(inp, pl, out) for _ in range(max(1, RUNS // 2))]
+                plugin_ms = []
+                for s in samples:
+                    plugin_ms.append(sum(v for k, v in s["stages"].items()
+                                         if k.startswith("processing:")))
+                entry[name] = {"plugin_ms_median": round(statistics.median(plugin_ms), 1),
+                               "peak_rss_mb": max(s["peak_rss_mb"] for s in samples),
+                               "stages": samples[-1]["stages"]}
+            report["sizes"][f"{mp}mp"] = entry
+    print(json.dumps(report, indent=1))
+
+
+main()
