@@ -15,22 +15,17 @@ const char *rt_blend_name(rt_blend mode)
     return "none";
 }
 
-static inline float soft_light(float cb, float cs)
+/* One row of one channel; mode is a compile-time constant in each caller
+ * after inlining, so the switch leaves the inner loop. */
+static inline void composite_row(rt_blend mode, float *restrict d, const float *restrict s,
+                                 const float *restrict a, int n)
 {
-    if (cs <= 0.5f)
-        return cb - (1.f - 2.f * cs) * cb * (1.f - cb);
-    float d = cb <= 0.25f ? ((16.f * cb - 12.f) * cb + 4.f) * cb : sqrtf(cb);
-    return cb + (2.f * cs - 1.f) * (d - cb);
-}
-
-float rt_blend_channel(rt_blend mode, float cb, float cs)
-{
-    switch (mode) {
-    case RT_BLEND_NORMAL: return cs;
-    case RT_BLEND_SOFT_LIGHT: return soft_light(cb, cs);
-    case RT_BLEND_DARKEN: return cs < cb ? cs : cb;
-    case RT_BLEND_LINEAR_LIGHT: return rt_clamp01(cb + 2.f * cs - 1.f);
-    default: return cb;
+    for (int x = 0; x < n; x++) {
+        float ax = a ? a[x] : 1.0f;
+        float cb = d[x];
+        float b = rt_blend_channel(mode, cb, s[x]);
+        float v = cb + ax * (b - cb);
+        d[x] = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
     }
 }
 
@@ -41,23 +36,28 @@ void rt_blend_composite(rt_image *dst, const rt_image *layer, int x0, int y0, rt
     const int lw = layer->width, lh = layer->height;
     /* a 3-channel layer is opaque */
     const float *alpha = layer->channels >= 4 ? rt_image_plane(layer, 3) : NULL;
+    /* the part of the layer that lies on the image */
+    int lx0 = x0 < 0 ? -x0 : 0, ly0 = y0 < 0 ? -y0 : 0;
+    int lx1 = lw, ly1 = lh;
+    if (x0 + lx1 > dst->width)
+        lx1 = dst->width - x0;
+    if (y0 + ly1 > dst->height)
+        ly1 = dst->height - y0;
+    if (lx1 <= lx0 || ly1 <= ly0)
+        return;
+    const int n = lx1 - lx0;
 #pragma omp parallel for schedule(static)
-    for (int y = 0; y < lh; y++) {
-        int dy = y0 + y;
-        if (dy < 0 || dy >= dst->height)
-            continue;
+    for (int y = ly0; y < ly1; y++) {
+        const float *a = alpha ? alpha + (size_t)y * lw + lx0 : NULL;
         for (int c = 0; c < 3; c++) {
-            float *d = rt_image_plane(dst, c) + (size_t)dy * dst->width;
-            const float *s = rt_image_plane(layer, c) + (size_t)y * lw;
-            const float *a = alpha ? alpha + (size_t)y * lw : NULL;
-            for (int x = 0; x < lw; x++) {
-                int dx = x0 + x;
-                float ax = a ? a[x] : 1.0f;
-                if (dx < 0 || dx >= dst->width || ax <= 0.f)
-                    continue;
-                float cb = d[dx];
-                float b = rt_blend_channel(mode, cb, s[x]);
-                d[dx] = rt_clamp01(cb + ax * (b - cb));
+            float *d = rt_image_plane(dst, c) + (size_t)(y0 + y) * dst->width + x0 + lx0;
+            const float *s = rt_image_plane(layer, c) + (size_t)y * lw + lx0;
+            switch (mode) {
+            case RT_BLEND_NORMAL: composite_row(RT_BLEND_NORMAL, d, s, a, n); break;
+            case RT_BLEND_SOFT_LIGHT: composite_row(RT_BLEND_SOFT_LIGHT, d, s, a, n); break;
+            case RT_BLEND_DARKEN: composite_row(RT_BLEND_DARKEN, d, s, a, n); break;
+            case RT_BLEND_LINEAR_LIGHT: composite_row(RT_BLEND_LINEAR_LIGHT, d, s, a, n); break;
+            default: break;
             }
         }
     }

@@ -10,6 +10,8 @@
 
 #include "core/image.h"
 
+#include <math.h>
+
 typedef enum rt_blend {
     RT_BLEND_NONE,        /* the plugin writes metadata or geometry, no layer */
     RT_BLEND_NORMAL,
@@ -27,8 +29,25 @@ static inline float rt_clamp01(float v)
     return v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
 }
 
+static inline float rt_soft_light(float cb, float cs)
+{
+    if (cs <= 0.5f)
+        return cb - (1.f - 2.f * cs) * cb * (1.f - cb);
+    float d = cb <= 0.25f ? ((16.f * cb - 12.f) * cb + 4.f) * cb : sqrtf(cb);
+    return cb + (2.f * cs - 1.f) * (d - cb);
+}
+
 /* B(cb, cs) of one channel. */
-float rt_blend_channel(rt_blend mode, float cb, float cs);
+static inline float rt_blend_channel(rt_blend mode, float cb, float cs)
+{
+    switch (mode) {
+    case RT_BLEND_NORMAL: return cs;
+    case RT_BLEND_SOFT_LIGHT: return rt_soft_light(cb, cs);
+    case RT_BLEND_DARKEN: return cs < cb ? cs : cb;
+    case RT_BLEND_LINEAR_LIGHT: return rt_clamp01(cb + 2.f * cs - 1.f);
+    default: return cb;
+    }
+}
 
 /* Composites a layer into the RGB planes of dst at offset (x0, y0): RGBA
  * (4 planes) or opaque RGB (3 planes).  dst has >= 3 channels. */

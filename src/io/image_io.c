@@ -1,9 +1,9 @@
 #include "io/image_io.h"
 
 #include "core/error.h"
+#include "core/quantize.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
@@ -427,49 +427,6 @@ void rt_decoded_destroy(rt_decoded *d)
 
 /* ---- encoding -------------------------------------------------------- */
 
-/* Sub-LSB dither from a hash of the pixel position: the same for any
- * thread count, and it keeps exact 8-bit values exact (|noise| < 0.5 LSB).
- * A 64x64 tile per channel, built once, keeps the encoder's inner loop to a
- * table lookup. */
-#define DITHER_TILE 64
-static float dither_table[4][DITHER_TILE * DITHER_TILE];
-static pthread_once_t dither_once = PTHREAD_ONCE_INIT;
-
-static float dither_hash(int x, int y, int c)
-{
-    uint32_t h = (uint32_t)x * 0x9E3779B1u ^ (uint32_t)y * 0x85EBCA77u ^ (uint32_t)c * 0xC2B2AE3Du;
-    h ^= h >> 16;
-    h *= 0x7FEB352Du;
-    h ^= h >> 15;
-    h *= 0x846CA68Bu;
-    h ^= h >> 16;
-    return ((float)(h >> 8) * (1.0f / 16777216.0f) - 0.5f) * 0.98f;
-}
-
-static void dither_init(void)
-{
-    for (int c = 0; c < 4; c++)
-        for (int y = 0; y < DITHER_TILE; y++)
-            for (int x = 0; x < DITHER_TILE; x++)
-                dither_table[c][y * DITHER_TILE + x] = dither_hash(x, y, c);
-}
-
-static inline float dither_noise(int x, int y, int c)
-{
-    return dither_table[c & 3][(y & (DITHER_TILE - 1)) * DITHER_TILE + (x & (DITHER_TILE - 1))];
-}
-
-int rt_quantize8(float v, int x, int y, int c, int dither)
-{
-    pthread_once(&dither_once, dither_init);
-    float f = v * 255.0f + 0.5f + (dither ? dither_noise(x, y, c) : 0.0f);
-    if (!(f > 0.0f))
-        return 0;
-    if (f >= 255.0f)
-        return 255;
-    return (int)f;
-}
-
 static inline int quantize16(float v)
 {
     float f = v * 65535.0f + 0.5f;
@@ -515,7 +472,7 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
             VipsPel *q = VIPS_REGION_ADDR(out, r->left, y);
             const float *noise[4];
             for (int c = 0; c < 4; c++)
-                noise[c] = dither_table[c] + (y & (DITHER_TILE - 1)) * DITHER_TILE;
+                noise[c] = rt_dither_row(y, c);
             for (int x = r->left; x < VIPS_RECT_RIGHT(r); x++) {
                 int lx = x - src->x0;
                 if (!row_in || lx < 0 || lx >= src->width) {
@@ -523,7 +480,7 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
                         *q++ = 0;
                     continue;
                 }
-                int dx = x & (DITHER_TILE - 1);
+                int dx = x & (RT_DITHER_TILE - 1);
                 for (int c = 0; c < n; c++) {
                     float f = src->p[c][row + lx] * 255.0f + 0.5f +
                               (ctx->dither ? noise[c][dx] : 0.0f);
@@ -613,7 +570,7 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
 static int encode(const rt_planes *src, const rt_encode_params *ep, const char *path, void **buf,
                   size_t *len)
 {
-    pthread_once(&dither_once, dither_init);
+    rt_dither_init();
     encode_ctx ctx;
     VipsImage *im = planes_image(src, ep, &ctx);
     if (!im) {

@@ -84,7 +84,5 @@ void rt_encode_free(void *buf);
 /* Views of an image's planes (plus an optional alpha) for the encoder. */
 rt_planes rt_planes_of(const rt_image *im, const float *alpha);
 
-/* The 8-bit value the encoder writes for v at (x, y, channel c). */
-int rt_quantize8(float v, int x, int y, int c, int dither);
 
 #endif

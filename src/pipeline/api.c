@@ -3,6 +3,7 @@
 
 #include "core/colour.h"
 #include "core/error.h"
+#include "core/quantize.h"
 #include "io/image_io.h"
 #include "payload/payload.h"
 #include "plugins/plugin.h"
@@ -26,6 +27,7 @@ static void init_engine(void)
     /* Uploads are untrusted: keep libvips's fuzz-unsafe loaders off. */
     vips_block_untrusted_set(TRUE);
     rt_colour_init();
+    rt_dither_init();
 }
 
 int rt_init(const char *argv0)

@@ -1,6 +1,7 @@
 #include "pipeline/job.h"
 
 #include "core/error.h"
+#include "core/quantize.h"
 #include "io/zip_writer.h"
 #include "plugins/plugin.h"
 
@@ -105,22 +106,8 @@ static rt_file_format output_format(const rt_payload *p, rt_file_format input)
  * reproduces the flattened result. */
 static void quantize_layer(rt_image *layer, int x0, int y0, int bits)
 {
-    const int w = layer->width, h = layer->height;
-    for (int c = 0; c < layer->channels; c++) {
-        float *p = rt_image_plane(layer, c);
-#pragma omp parallel for schedule(static)
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                float *v = &p[(size_t)y * w + x];
-                if (bits == 16) {
-                    float f = *v * 65535.0f + 0.5f;
-                    f = f < 0 ? 0 : (f > 65535.0f ? 65535.0f : f);
-                    *v = (float)(int)f / 65535.0f;
-                } else {
-                    *v = (float)rt_quantize8(*v, x + x0, y + y0, c, 1) / 255.0f;
-                }
-            }
-    }
+    for (int c = 0; c < layer->channels; c++)
+        rt_quantize_plane(rt_image_plane(layer, c), layer->width, layer->height, x0, y0, c, bits);
 }
 
 /* Full-size PNG of a layer placed at (x0, y0): transparent (0 for masks)
@@ -222,7 +209,16 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
             if (!err)
                 err = add_layer_file(job, t, png, len);
         }
-        if (!err && t->spec->blend != RT_BLEND_MASK) {
+        int opaque_full = out.layer->channels == 3 && out.x == 0 && out.y == 0 &&
+                          out.layer->width == job->running->width &&
+                          out.layer->height == job->running->height;
+        if (!err && t->spec->blend == RT_BLEND_NORMAL && opaque_full) {
+            /* an opaque full-size normal layer is the new image: no copy */
+            rt_image *old = job->running;
+            job->running = out.layer;
+            out.layer = old;
+            *changed = 1;
+        } else if (!err && t->spec->blend != RT_BLEND_MASK) {
             rt_blend_composite(job->running, out.layer, out.x, out.y, t->spec->blend);
             *changed = 1;
         }

@@ -1,0 +1,27 @@
+/* Quantisation to the output precision, with a deterministic sub-LSB dither.
+ *
+ * The dither is a hash of (x & 63, y & 63, channel): the same for any thread
+ * count and any tiling, and smaller than half a step, so values that are
+ * already exact 8-bit levels stay exact (strength-0 tasks are bit-exact).
+ * Both the encoder and the pipeline (which rounds layers to what their PNG
+ * will hold) use it, so they always agree.
+ */
+#ifndef RT_CORE_QUANTIZE_H
+#define RT_CORE_QUANTIZE_H
+
+#define RT_DITHER_TILE 64
+
+/* Builds the table (idempotent, thread-safe; rt_init calls it). */
+void rt_dither_init(void);
+
+/* The noise row for image row y and channel c: index it with x & 63. */
+const float *rt_dither_row(int y, int c);
+
+/* v in [0,1] -> 0..255 with the dither of (x, y, c) when dither != 0. */
+int rt_quantize8(float v, int x, int y, int c, int dither);
+
+/* Rounds a w x h plane (placed at x0, y0 in the image) in place to 8-bit
+ * levels (k / 255, dithered) or 16-bit levels (k / 65535). */
+void rt_quantize_plane(float *plane, int w, int h, int x0, int y0, int c, int bits);
+
+#endif
