@@ -41,25 +41,28 @@ int rt_quantize8(float v, int x, int y, int c, int dither)
     return f > 0.0f ? (f < 255.0f ? (int)f : 255) : 0;
 }
 
+void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits)
+{
+    if (bits == 16) {
+        for (int x = 0; x < n; x++) {
+            float f = p[x] * 65535.0f + 0.5f;
+            f = f > 0.0f ? (f < 65535.0f ? f : 65535.0f) : 0.0f;
+            p[x] = (float)(int)f * (1.0f / 65535.0f);
+        }
+        return;
+    }
+    const float *noise = rt_dither_row(y, c);
+    for (int x = 0; x < n; x++) {
+        float f = p[x] * 255.0f + 0.5f + noise[(x + x0) & (RT_DITHER_TILE - 1)];
+        f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
+        /* exact k/255 so compositing the stored layer reproduces it */
+        p[x] = (float)(int)f / 255.0f;
+    }
+}
+
 void rt_quantize_plane(float *plane, int w, int h, int x0, int y0, int c, int bits)
 {
 #pragma omp parallel for schedule(static)
-    for (int y = 0; y < h; y++) {
-        float *p = plane + (size_t)y * w;
-        if (bits == 16) {
-            for (int x = 0; x < w; x++) {
-                float f = p[x] * 65535.0f + 0.5f;
-                f = f > 0.0f ? (f < 65535.0f ? f : 65535.0f) : 0.0f;
-                p[x] = (float)(int)f * (1.0f / 65535.0f);
-            }
-            continue;
-        }
-        const float *noise = rt_dither_row(y + y0, c);
-        for (int x = 0; x < w; x++) {
-            float f = p[x] * 255.0f + 0.5f + noise[(x + x0) & (RT_DITHER_TILE - 1)];
-            f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
-            /* exact k/255 so compositing the stored layer reproduces it */
-            p[x] = (float)(int)f / 255.0f;
-        }
-    }
+    for (int y = 0; y < h; y++)
+        rt_quantize_row(plane + (size_t)y * w, w, x0, y + y0, c, bits);
 }

@@ -20,6 +20,11 @@ const float *rt_dither_row(int y, int c);
 /* v in [0,1] -> 0..255 with the dither of (x, y, c) when dither != 0. */
 int rt_quantize8(float v, int x, int y, int c, int dither);
 
+/* Rounds n values of row y (starting at column x0) of channel c in place:
+ * for plugins that fuse the rounding into their own last pass (then they set
+ * rt_plugin_output.quantized). */
+void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits);
+
 /* Rounds a w x h plane (placed at x0, y0 in the image) in place to 8-bit
  * levels (k / 255, dithered) or 16-bit levels (k / 65535). */
 void rt_quantize_plane(float *plane, int w, int h, int x0, int y0, int c, int bits);

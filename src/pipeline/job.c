@@ -201,7 +201,8 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
     }
     int emits_layer = t->layer && t->spec->blend != RT_BLEND_NONE;
     if (out.layer) {
-        quantize_layer(out.layer, out.x, out.y, job->input->bits);
+        if (!out.quantized)
+            quantize_layer(out.layer, out.x, out.y, job->input->bits);
         if (emits_layer) {
             void *png;
             size_t len;

@@ -26,6 +26,7 @@
 
 #include "core/colour.h"
 #include "core/error.h"
+#include "core/quantize.h"
 #include "filters/blur.h"
 #include "filters/resample.h"
 
@@ -561,62 +562,86 @@ static inline float contrast_curve(float y, float k)
     return y + 4.0f * k * (y - 0.5f) * y * (1.0f - y);
 }
 
-static int apply_correction(const rt_image *im, const cc_correction *cc, rt_image **out)
+/* Linear light -> encoded output with the contrast curve folded in, so the
+ * full-resolution pass needs one table per direction and channel. */
+static void build_output_lut(float k, float *lut)
+{
+    for (int i = 0; i <= RT_COLOUR_LUT_SIZE + 1; i++) {
+        float v = (float)i / (float)RT_COLOUR_LUT_SIZE;
+        float e = rt_linear_to_srgb_exact(v > 1.0f ? 1.0f : v);
+        lut[i] = k != 0.0f ? contrast_curve(e, k) : e;
+    }
+}
+
+/* NaN-agnostic max/min: fmaxf is a library call without -ffast-math. */
+static inline float max3f(float a, float b, float c)
+{
+    float m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+static inline float min3f(float a, float b, float c)
+{
+    float m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
+/* Writes the corrected image, already rounded to the output precision
+ * (bits), in one pass. */
+static int apply_correction(const rt_image *im, const cc_correction *cc, int bits, rt_image **out)
 {
     int err = rt_image_create_uninit(im->width, im->height, 3, out);
     if (err)
         return err;
-    const size_t n = rt_image_pixels(im);
-    const float g0 = (float)cc->gain[0], g1 = (float)cc->gain[1], g2 = (float)cc->gain[2];
-    const float gmax = fmaxf(g0, fmaxf(g1, g2));
+    float out_lut[RT_COLOUR_LUT_SIZE + 2];
+    build_output_lut((float)cc->contrast, out_lut);
+    const float g[3] = {(float)cc->gain[0], (float)cc->gain[1], (float)cc->gain[2]};
+    const float gmax = max3f(g[0], g[1], g[2]);
     const float knee = 0.8f;
     const float b = gmax > 1.0f ? (gmax - knee) / (1.0f - knee) - 1.0f : 0.0f;
     const int use_shoulder = gmax > 1.0f;
-    const float k = (float)cc->contrast, sat = (float)cc->saturation,
-                vib = (float)cc->vibrance;
-    const float *ir = rt_image_plane(im, 0), *ig = rt_image_plane(im, 1),
-                *ib = rt_image_plane(im, 2);
-    float *orr = rt_image_plane(*out, 0), *og = rt_image_plane(*out, 1),
-          *ob = rt_image_plane(*out, 2);
+    const float sat = (float)cc->saturation, vib = (float)cc->vibrance;
+    const int use_chroma = sat != 0.0f || vib != 0.0f;
+    const int w = im->width, h = im->height;
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float r = rt_srgb_to_linear(ir[i]) * g0;
-        float g = rt_srgb_to_linear(ig[i]) * g1;
-        float bl = rt_srgb_to_linear(ib[i]) * g2;
-        if (use_shoulder) {
-            float m = fmaxf(r, fmaxf(g, bl));
-            if (m > knee) {
-                float s = shoulder(m, knee, b) / m;
-                r *= s;
-                g *= s;
-                bl *= s;
+    for (int y = 0; y < h; y++) {
+        const size_t row = (size_t)y * w;
+        const float *in[3] = {rt_image_plane(im, 0) + row, rt_image_plane(im, 1) + row,
+                              rt_image_plane(im, 2) + row};
+        float *o[3] = {rt_image_plane(*out, 0) + row, rt_image_plane(*out, 1) + row,
+                       rt_image_plane(*out, 2) + row};
+        /* gains in linear light, channel by channel (vectorises) */
+        for (int c = 0; c < 3; c++)
+            for (int x = 0; x < w; x++)
+                o[c][x] = rt_srgb_to_linear(in[c][x]) * g[c];
+        if (use_shoulder)
+            for (int x = 0; x < w; x++) {
+                float m = max3f(o[0][x], o[1][x], o[2][x]);
+                if (m > knee) {
+                    float s = shoulder(m, knee, b) / m;
+                    o[0][x] *= s;
+                    o[1][x] *= s;
+                    o[2][x] *= s;
+                }
             }
-        }
-        if (k != 0.0f) {
-            float y = rt_luminance(r, g, bl);
-            if (y > 1e-6f) {
-                float ye = rt_linear_to_srgb(y);
-                float yn = rt_srgb_to_linear(contrast_curve(ye, k));
-                float s = yn / y;
-                r *= s;
-                g *= s;
-                bl *= s;
+        for (int c = 0; c < 3; c++)
+            for (int x = 0; x < w; x++)
+                o[c][x] = rt_lut_interp(out_lut, o[c][x]);
+        if (use_chroma)
+            for (int x = 0; x < w; x++) {
+                float r = o[0][x], gg = o[1][x], bl = o[2][x];
+                float luma = 0.2126f * r + 0.7152f * gg + 0.0722f * bl;
+                float mx = max3f(r, gg, bl), mn = min3f(r, gg, bl);
+                float cur = mx > 1e-6f ? (mx - mn) / mx : 0.0f;
+                /* vibrance: more for dull colours, little for skin-like hues */
+                float skinlike = (r > gg && gg > bl) ? 1.0f : 0.0f;
+                float f = 1.0f + sat + vib * (1.0f - cur) * (1.0f - 0.8f * skinlike);
+                o[0][x] = rt_clamp01(luma + (r - luma) * f);
+                o[1][x] = rt_clamp01(luma + (gg - luma) * f);
+                o[2][x] = rt_clamp01(luma + (bl - luma) * f);
             }
-        }
-        if (sat != 0.0f || vib != 0.0f) {
-            float y = rt_luminance(r, g, bl);
-            float mx = fmaxf(r, fmaxf(g, bl)), mn = fminf(r, fminf(g, bl));
-            float cur = mx > 1e-6f ? (mx - mn) / mx : 0.0f;
-            /* vibrance: more for dull colours, none for skin-like hues */
-            float skinlike = (r > g && g > bl) ? 1.0f : 0.0f;
-            float f = 1.0f + sat + vib * (1.0f - cur) * (1.0f - 0.8f * skinlike);
-            r = y + (r - y) * f;
-            g = y + (g - y) * f;
-            bl = y + (bl - y) * f;
-        }
-        orr[i] = rt_linear_to_srgb(r);
-        og[i] = rt_linear_to_srgb(g);
-        ob[i] = rt_linear_to_srgb(bl);
+        for (int c = 0; c < 3; c++)
+            rt_quantize_row(o[c], w, 0, y, c, bits);
     }
     return 0;
 }
@@ -685,7 +710,8 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
                    cc.vibrance == 0;
     if (identity)
         return 0;
-    return apply_correction(ctx->image, &cc, &out->layer);
+    out->quantized = 1;
+    return apply_correction(ctx->image, &cc, ctx->bits, &out->layer);
 }
 
 const rt_plugin rt_plugin_color_correction = {

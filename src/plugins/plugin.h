@@ -38,6 +38,7 @@ typedef struct rt_plugin_output {
     rt_image *replace; /* new running image (geometry), or NULL */
     float *replace_alpha; /* the input's alpha plane, transformed like `replace` */
     json_t *metadata;  /* result.json "metadata" of this task, or NULL (reference stolen) */
+    int quantized;     /* the layer is already rounded with rt_quantize_row (ctx->bits) */
 } rt_plugin_output;
 
 typedef struct rt_plugin {
