@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <stdint.h>
 
-static float dither_table[4][RT_DITHER_TILE * RT_DITHER_TILE];
+/* Each row is stored twice over (128 values) so any 64-wide window starting
+ * inside it is contiguous: the rounding loops then vectorise. */
+#define ROW_STRIDE (2 * RT_DITHER_TILE)
+static float dither_table[4][RT_DITHER_TILE * ROW_STRIDE];
 static pthread_once_t dither_once = PTHREAD_ONCE_INIT;
 
 static float dither_hash(int x, int y, int c)
@@ -22,7 +25,8 @@ static void build_table(void)
     for (int c = 0; c < 4; c++)
         for (int y = 0; y < RT_DITHER_TILE; y++)
             for (int x = 0; x < RT_DITHER_TILE; x++)
-                dither_table[c][y * RT_DITHER_TILE + x] = dither_hash(x, y, c);
+                dither_table[c][y * ROW_STRIDE + x] = dither_table[c][y * ROW_STRIDE + x + RT_DITHER_TILE] =
+                    dither_hash(x, y, c);
 }
 
 void rt_dither_init(void)
@@ -32,7 +36,7 @@ void rt_dither_init(void)
 
 const float *rt_dither_row(int y, int c)
 {
-    return dither_table[c & 3] + (y & (RT_DITHER_TILE - 1)) * RT_DITHER_TILE;
+    return dither_table[c & 3] + (y & (RT_DITHER_TILE - 1)) * ROW_STRIDE;
 }
 
 int rt_quantize8(float v, int x, int y, int c, int dither)
@@ -52,11 +56,17 @@ void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits)
         return;
     }
     const float *noise = rt_dither_row(y, c);
-    for (int x = 0; x < n; x++) {
-        float f = p[x] * 255.0f + 0.5f + noise[(x + x0) & (RT_DITHER_TILE - 1)];
-        f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
-        /* exact k/255 so compositing the stored layer reproduces it */
-        p[x] = (float)(int)f / 255.0f;
+    for (int xb = 0; xb < n; xb += RT_DITHER_TILE) {
+        /* a contiguous 64-wide window of the doubled noise row */
+        const float *nz = noise + ((x0 + xb) & (RT_DITHER_TILE - 1));
+        float *q = p + xb;
+        int m = n - xb < RT_DITHER_TILE ? n - xb : RT_DITHER_TILE;
+        for (int i = 0; i < m; i++) {
+            float f = q[i] * 255.0f + 0.5f + nz[i];
+            f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
+            /* exact k/255 so compositing the stored layer reproduces it */
+            q[i] = (float)(int)f / 255.0f;
+        }
     }
 }
 

@@ -14,7 +14,9 @@
 /* Builds the table (idempotent, thread-safe; rt_init calls it). */
 void rt_dither_init(void);
 
-/* The noise row for image row y and channel c: index it with x & 63. */
+/* The noise row for image row y and channel c: index it with x & 63 (the
+ * row holds 128 values, the 64 repeated, so row + (x & 63) starts a
+ * contiguous 64-value window). */
 const float *rt_dither_row(int y, int c);
 
 /* v in [0,1] -> 0..255 with the dither of (x, y, c) when dither != 0. */
