@@ -93,6 +93,15 @@ def main():
                 entry[name] = {"plugin_ms_median": round(statistics.median(plugin_ms), 1),
                                "peak_rss_mb": max(s["peak_rss_mb"] for s in samples),
                                "stages": samples[-1]["stages"]}
+            # peer for the rotation: libvips's own rotate (bilinear by
+            # default) of the decoded image, from a .v file (no decode)
+            raw = os.path.join(tmp, "raw.v")
+            sh(["vips", "copy", inp, raw])
+            rot_ms, _ = median_of(["vips", "rotate", raw, os.path.join(tmp, "rot.v"), "3.5"])
+            entry["vips_rotate_3_5deg_ms"] = round(rot_ms, 1)
+            entry["crop_rotate_vs_vips_rotate"] = round(
+                entry["crop_rotate_3_5deg"]["plugin_ms_median"] / rot_ms, 3)
+            os.unlink(raw)
             report["sizes"][f"{mp}mp"] = entry
     print(json.dumps(report, indent=1))
 

@@ -160,6 +160,19 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
             float wx[4], wy[4];
             cubic_weights(sx - fx, wx);
             cubic_weights(sy - fy, wy);
+            if (ix >= 0 && iy >= 0 && ix + 3 < w && iy + 3 < h) {
+                /* inside: no clamping (nearly every pixel) */
+                const size_t base = (size_t)iy * (size_t)w + (size_t)ix;
+                for (int p = 0; p < nplanes; p++) {
+                    const float *s0 = src[p] + base;
+                    float acc = 0.0f;
+                    for (int j = 0; j < 4; j++, s0 += w)
+                        acc += wy[j] * (wx[0] * s0[0] + wx[1] * s0[1] + wx[2] * s0[2] +
+                                        wx[3] * s0[3]);
+                    dst[p][(size_t)v * ow + u] = acc < 0.0f ? 0.0f : (acc > 1.0f ? 1.0f : acc);
+                }
+                continue;
+            }
             int xs[4];
             size_t ys[4];
             for (int i = 0; i < 4; i++) {
