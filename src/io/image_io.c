@@ -4,6 +4,7 @@
 #include "core/quantize.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
@@ -599,6 +600,30 @@ int rt_encode_buffer(const rt_planes *src, const rt_encode_params *ep, void **bu
     *buf = NULL;
     *len = 0;
     return encode(src, ep, NULL, buf, len);
+}
+
+static int heif_encodes;
+static pthread_once_t heif_once = PTHREAD_ONCE_INIT;
+
+static void probe_heif(void)
+{
+    static const float grey[16 * 16] = {0};
+    rt_planes p = {.width = 16, .height = 16, .n = 1, .p = {grey}};
+    rt_encode_params ep = {.format = RT_FMT_HEIF, .bits = 8};
+    void *buf;
+    size_t len;
+    heif_encodes = rt_encode_buffer(&p, &ep, &buf, &len) == 0;
+    if (heif_encodes)
+        g_free(buf);
+    rt_error_clear();
+}
+
+int rt_format_can_encode(rt_file_format f)
+{
+    if (f != RT_FMT_HEIF)
+        return 1;
+    pthread_once(&heif_once, probe_heif);
+    return heif_encodes;
 }
 
 void rt_encode_free(void *buf)

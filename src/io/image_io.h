@@ -77,6 +77,9 @@ typedef struct rt_encode_params {
 } rt_encode_params;
 
 int rt_encode_file(const rt_planes *src, const rt_encode_params *ep, const char *path);
+/* Whether this libvips can write the format (HEIF needs an encoder plugin
+ * in libheif); checked once by encoding a tiny image. */
+int rt_format_can_encode(rt_file_format f);
 /* *buf is g_malloc'd memory: free with rt_encode_free(). */
 int rt_encode_buffer(const rt_planes *src, const rt_encode_params *ep, void **buf, size_t *len);
 void rt_encode_free(void *buf);

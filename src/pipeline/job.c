@@ -257,6 +257,11 @@ int rt_job_run(rt_job *job, const char *input_path)
     job->alpha = job->input->alpha;
     job->input->alpha = NULL;
     job->out_format = output_format(job->payload, job->input->format);
+    if (!rt_format_can_encode(job->out_format)) {
+        rt_job_warn(job, "this server cannot write %s; the result is a JPEG",
+                    rt_file_format_name(job->out_format));
+        job->out_format = RT_FMT_JPEG;
+    }
     rt_job_report(job, RT_STEP_READING, "", PROGRESS_READ_END);
     if (job->cancelled)
         return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
