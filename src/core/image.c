@@ -4,6 +4,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Planes of a large image live on 2 MB pages where the kernel allows it:
+ * a 24 MP float image is 70 000 faults on 4 KB pages, 140 on huge ones. */
+#define HUGE_PAGE (2u << 20)
 
 void *rt_alloc_aligned(size_t bytes)
 {
@@ -11,8 +16,11 @@ void *rt_alloc_aligned(size_t bytes)
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded == 0)
         rounded = 64;
-    if (posix_memalign(&p, 64, rounded) != 0)
+    size_t align = rounded >= 4 * (size_t)HUGE_PAGE ? HUGE_PAGE : 64;
+    if (posix_memalign(&p, align, rounded) != 0)
         return NULL;
+    if (align == HUGE_PAGE)
+        madvise(p, rounded & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
     return p;
 }
 
