@@ -1,0 +1,83 @@
+/* Random ids, hashes and HMACs over OpenSSL (see crypto.h). */
+#include "server/crypto.h"
+
+#include "core/error.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <string.h>
+
+static void base64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < n) v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < n) v |= in[i + 2];
+        out[o++] = alphabet[(v >> 18) & 63];
+        out[o++] = alphabet[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = alphabet[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = alphabet[v & 63];
+    }
+    out[o] = '\0';
+}
+
+int rd_random_base64url(size_t nbytes, char *out, size_t cap)
+{
+    unsigned char buf[64];
+    if (nbytes > sizeof buf || cap < (nbytes * 4 + 2) / 3 + 1)
+        return rt_error(RT_ERR_INTERNAL, "random id buffer too small");
+    if (RAND_bytes(buf, (int)nbytes) != 1)
+        return rt_error(RT_ERR_INTERNAL, "the random number generator failed");
+    base64url(buf, nbytes, out);
+    OPENSSL_cleanse(buf, sizeof buf);
+    return 0;
+}
+
+int rd_new_job_id(char out[RD_JOB_ID_LEN + 1])
+{
+    return rd_random_base64url(RD_JOB_ID_BYTES, out, RD_JOB_ID_LEN + 1);
+}
+
+int rd_new_token(char out[RD_TOKEN_LEN + 1])
+{
+    memcpy(out, "rt_", 3);
+    return rd_random_base64url(32, out + 3, RD_TOKEN_LEN + 1 - 3);
+}
+
+int rd_new_webhook_secret(char *out, size_t cap)
+{
+    if (cap < 6 + 32 + 1) return rt_error(RT_ERR_INTERNAL, "secret buffer too small");
+    memcpy(out, "whsec_", 6);
+    return rd_random_base64url(24, out + 6, cap - 6);
+}
+
+static void to_hex(const unsigned char *d, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void rd_sha256_hex(const void *data, size_t len, char out[RD_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, md);
+    to_hex(md, sizeof md, out);
+}
+
+void rd_hmac_sha256_hex(const char *key, const void *data, size_t len,
+                        char out[RD_SHA256_HEX_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    HMAC(EVP_sha256(), key, (int)strlen(key), data, len, md, &md_len);
+    to_hex(md, md_len, out);
+}

@@ -1,0 +1,32 @@
+/* datadir.h: the layout of the data directory.
+ *
+ *   DIR/retouchd.db         the job store (SQLite, WAL)
+ *   DIR/spool/              uploads being received (<random>.upload)
+ *   DIR/jobs/<id>/input     an accepted job's image
+ *   DIR/jobs/<id>/result.*  its result and result.json
+ *
+ * Every name under DIR is chosen by the server: job ids are base64url, and
+ * the client's file name is never part of a path.
+ */
+#ifndef RD_DATADIR_H
+#define RD_DATADIR_H
+
+#include <stddef.h>
+
+/* Creates DIR, DIR/spool and DIR/jobs when missing. */
+int rd_datadir_init(const char *dir);
+
+/* Path builders: RT_ERR_ARG when the result does not fit in cap. */
+int rd_datadir_db(const char *dir, char *out, size_t cap);
+int rd_datadir_spool(const char *dir, char *out, size_t cap);
+int rd_datadir_jobs(const char *dir, char *out, size_t cap);
+int rd_datadir_job(const char *dir, const char *id, char *out, size_t cap);
+/* DIR/jobs/<id>/<name> */
+int rd_datadir_job_file(const char *dir, const char *id, const char *name, char *out, size_t cap);
+
+/* Deletes a job folder and the files in it (it holds no sub-folders). */
+int rd_datadir_remove_job(const char *dir, const char *id);
+/* Deletes every file in DIR/spool (uploads cut off by a restart). */
+int rd_datadir_clear_spool(const char *dir);
+
+#endif

@@ -1,0 +1,290 @@
+/* The HTTP transport over libmicrohttpd (see http.h).
+ *
+ * libmicrohttpd calls on_request() several times per request: first with
+ * the headers (the route is found and checked here, so an upload that will
+ * be refused is answered before its body is sent: no "100 Continue"), then
+ * once per piece of body, then once more with no data, when the handler
+ * runs.  A response cannot be queued while a body is still arriving, so an
+ * error found mid-body (a file over the limit) is remembered by rd_upload,
+ * the rest of the body is read and dropped, and the error is answered at
+ * the end.
+ */
+#include "server/http.h"
+
+#include "core/error.h"
+#include "server/clock.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/routes.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Limits of text fields in a form: the payload is at most 64 KiB (the
+ * engine says so with a 462); a field over 1 MiB is not worth reading. */
+#define FIELD_MAX_BYTES (1u << 20)
+#define FIELDS_MAX_BYTES ((1u << 20) + (64u << 10))
+/* A body sent to a route that takes none is dropped up to this size. */
+#define DROP_MAX_BYTES (1u << 20)
+/* After an error, a body is read and dropped up to this much more than the
+ * limit, so ordinary clients get the answer; past it the connection closes. */
+#define DISCARD_MAX_BYTES (64u << 20)
+
+struct rd_http {
+    rd_server *srv;
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int quiesced;
+};
+
+typedef struct exchange {
+    rd_http *http;
+    const rd_route *route;
+    rd_request req;
+    rd_reply reply;
+    char method[16];
+    char path[RD_PATH_MAX];
+    uint64_t dropped;
+    int64_t started_ms;
+    int responded;
+    int status;
+} exchange;
+
+static const char *header_lookup(void *transport, const char *name)
+{
+    return MHD_lookup_connection_value(transport, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
+{
+    rd_reply *r = &x->reply;
+    struct MHD_Response *resp;
+    if (r->fd >= 0) {
+        resp = MHD_create_response_from_fd64(r->fd_size, r->fd);
+        if (resp) r->fd = -1; /* the response closes it */
+    } else {
+        resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+                                               r->body ? MHD_RESPMEM_MUST_FREE
+                                                       : MHD_RESPMEM_PERSISTENT);
+        if (resp) r->body = NULL; /* the response frees it */
+    }
+    if (!resp) return MHD_NO;
+    if (r->content_type[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->disposition)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    x->responded = 1;
+    x->status = r->status;
+    return ret;
+}
+
+/* First call: the headers are in. */
+static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const char *url)
+{
+    rd_server *srv = x->http->srv;
+    size_t n;
+    const rd_route *table = rd_routes(&n);
+    int err = rd_path_normalize(url, x->path, sizeof x->path);
+    if (!err) {
+        int i =
+            rd_route_find(table, n, sizeof *table, x->method, x->path, x->req.id, sizeof x->req.id);
+        if (i >= 0)
+            x->route = &table[i];
+        else
+            err = i;
+    }
+    if (err) {
+        rd_reply_last_error(&x->reply, err);
+        return respond(x, conn);
+    }
+    if (rd_route_precheck(srv, x->route, &x->req, &x->reply)) return respond(x, conn);
+    if (x->route->body != RD_BODY_NONE) {
+        rd_upload_limits limits = {.max_file_bytes = srv->cfg.max_upload_bytes,
+                                   .max_field_bytes = FIELD_MAX_BYTES,
+                                   .max_fields_bytes = FIELDS_MAX_BYTES,
+                                   .max_discard_bytes =
+                                       srv->cfg.max_upload_bytes + DISCARD_MAX_BYTES};
+        const char *spool = x->route->body == RD_BODY_UPLOAD ? srv->spool_dir : NULL;
+        err = rd_upload_create(header_lookup(conn, MHD_HTTP_HEADER_CONTENT_TYPE), spool, &limits,
+                               &x->req.body);
+        if (err) {
+            rd_reply_last_error(&x->reply, err);
+            return respond(x, conn);
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    exchange *x = *con_cls;
+    if (!x) {
+        if (!(x = calloc(1, sizeof *x))) return MHD_NO;
+        *con_cls = x;
+        x->http = cls;
+        x->started_ms = rd_now_ms();
+        rd_reply_init(&x->reply);
+        snprintf(x->method, sizeof x->method, "%s", method);
+        snprintf(x->path, sizeof x->path, "%.*s", (int)sizeof x->path - 1, url);
+        x->req.method = x->method;
+        x->req.path = x->path;
+        x->req.header = header_lookup;
+        x->req.transport = conn;
+        return begin(x, conn, url);
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (x->responded) return MHD_YES;
+        if (x->req.body) return rd_upload_feed(x->req.body, upload_data, n) ? MHD_NO : MHD_YES;
+        x->dropped += n;
+        return x->dropped > DROP_MAX_BYTES ? MHD_NO : MHD_YES;
+    }
+    if (x->responded) return MHD_YES;
+    rd_server *srv = x->http->srv;
+    if (x->req.body) {
+        rd_metrics_upload_bytes(srv->metrics, rd_upload_bytes(x->req.body));
+        int err = rd_upload_finish(x->req.body);
+        if (err) {
+            rd_reply_last_error(&x->reply, err);
+            return respond(x, conn);
+        }
+    }
+    int err = x->route->handler(srv, &x->req, &x->reply);
+    if (err && rt_error_http_status(err) == 500)
+        rd_log(RD_LOG_ERROR, "http.internal", x->reply.job, "%s %s: %s", x->method, x->path,
+               x->reply.body ? x->reply.body : "");
+    return respond(x, conn);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    rd_http *h = cls;
+    exchange *x = *con_cls;
+    if (!x) return;
+    *con_cls = NULL;
+    rd_metrics_request(h->srv->metrics, x->responded ? x->status : 0);
+    /* Probes and scrapes come every few seconds: keep them out of the info log. */
+    int quiet = x->route && (strcmp(x->route->pattern.pattern, "/healthz") == 0 ||
+                             strcmp(x->route->pattern.pattern, "/metrics") == 0);
+    json_t *fields =
+        json_pack("{s:s, s:s, s:i, s:I}", "method", x->method, "path", x->path, "status",
+                  x->responded ? x->status : 0, "ms", (json_int_t)(rd_now_ms() - x->started_ms));
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        rd_log_with(RD_LOG_INFO, "http.aborted", x->reply.job, fields,
+                    "the connection ended before the exchange completed (code %d)", (int)toe);
+    else
+        rd_log_with(quiet ? RD_LOG_DEBUG : RD_LOG_INFO, "http.request", x->reply.job, fields,
+                    "%s %s", x->method, x->path);
+    rd_upload_destroy(x->req.body); /* deletes a spool file no job took */
+    rd_reply_clear(&x->reply);
+    free(x);
+}
+
+static void on_library_message(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    rd_log(RD_LOG_WARN, "http.library", NULL, "%s", msg);
+}
+
+static int bind_listener(const char *host, int port, int *fd_out, int *port_out)
+{
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc) return rt_error(RT_ERR_ARG, "--listen %s:%d: %s", host, port, gai_strerror(rc));
+    int fd = -1, saved = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 256) == 0) break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return rt_error(RT_ERR_IO, "cannot listen on %s:%d: %s", host, port, strerror(saved));
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    *port_out = port;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        char serv[16];
+        if (getnameinfo((struct sockaddr *)&ss, len, NULL, 0, serv, sizeof serv, NI_NUMERICSERV) ==
+            0)
+            *port_out = atoi(serv);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int rd_http_start(rd_server *srv, int *port, rd_http **out)
+{
+    rd_http *h = calloc(1, sizeof *h);
+    if (!h) return rt_error(RT_ERR_NOMEM, "out of memory");
+    h->srv = srv;
+    int err = bind_listener(srv->cfg.listen_host, srv->cfg.listen_port, &h->listen_fd, port);
+    if (err) {
+        free(h);
+        return err;
+    }
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* The logger first: libmicrohttpd reports on the options after it. */
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_library_message, NULL,
+        MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)srv->cfg.http_threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
+    if (!h->daemon) {
+        close(h->listen_fd);
+        free(h);
+        return rt_error(RT_ERR_INTERNAL, "cannot start the HTTP server (libmicrohttpd)");
+    }
+    *out = h;
+    return 0;
+}
+
+void rd_http_quiesce(rd_http *h)
+{
+    if (!h || h->quiesced) return;
+    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd); /* quiesced: the listen socket is ours to close */
+    h->quiesced = 1;
+}
+
+void rd_http_stop(rd_http *h)
+{
+    if (!h) return;
+    MHD_stop_daemon(h->daemon); /* closes the listen socket unless quiesced */
+    free(h);
+}

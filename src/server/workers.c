@@ -1,0 +1,390 @@
+/* The worker pool (see workers.h). */
+#include "server/workers.h"
+
+#include "core/error.h"
+#include "retouch.h"
+#include "server/clock.h"
+#include "server/datadir.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/webhooks.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* First retry after a transient failure; doubles per try. */
+#define RETRY_DELAY_MS 2000
+/* Progress is written to the store when the step or task changes, or when
+ * it moved this many points: status polls see it move, the store is not
+ * written on every report. */
+#define PROGRESS_WRITE_STEP 5
+
+typedef struct worker {
+    rd_workers *pool;
+    pthread_t thread;
+    int started;
+} worker;
+
+struct rd_workers {
+    rd_server *srv;
+    worker *threads;
+    int n;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* a job was queued, or stop */
+    pthread_cond_t idle; /* a running job ended */
+    uint64_t generation; /* bumped by every notify */
+    int stopping;
+    int running;
+    int joined;
+    atomic_int cancel;
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void deadline(int64_t at_ms, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(at_ms / 1000);
+    ts->tv_nsec = (long)(at_ms % 1000) * 1000000L;
+}
+
+/* Errors caused by the input itself: another try gives the same answer. */
+static int is_permanent(int err)
+{
+    return err == RT_ERR_ARG || err == RT_ERR_PAYLOAD || err == RT_ERR_IMAGE ||
+           err == RT_ERR_TOO_BIG || err == RT_ERR_NOT_IMPLEMENTED;
+}
+
+static char *hook_body(const char *id, rd_job_state state, const char *reason, int64_t expires)
+{
+    char when[32];
+    rd_iso8601(expires, when);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", id, "state", rd_job_state_name(state),
+                          "reason", reason ? reason : "", "progress", 100, "expireDate", when);
+    if (!o) /* a reason that is not UTF-8 */
+        o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "id", id, "state", rd_job_state_name(state),
+                      "reason", "internal error", "progress", 100, "expireDate", when);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return s;
+}
+
+/* Ends a job in the store, queueing its webhook when it has a hook. */
+static int end_job(rd_server *srv, const rd_job *job, rd_job_end *e)
+{
+    char *body = NULL;
+    int ends = e->state == RD_JOB_COMPLETED || e->state == RD_JOB_FAILED;
+    if (ends) {
+        e->expires_ms = e->now_ms + srv->cfg.retention_ms;
+        if (job->hook && job->hook[0]) {
+            body = hook_body(job->id, e->state, e->reason, e->expires_ms);
+            e->hook_body = body;
+            e->hook_event = e->state == RD_JOB_COMPLETED ? "job.completed" : "job.failed";
+        }
+    }
+    int err = rd_store_job_end(srv->store, e);
+    free(body);
+    if (err) {
+        rd_log(RD_LOG_ERROR, "job.store", job->id, "cannot record the job's end: %s",
+               rt_error_message());
+        return err;
+    }
+    if (ends && job->hook && job->hook[0] && srv->webhooks) rd_webhooks_notify(srv->webhooks);
+    return 0;
+}
+
+/* ---- running one job ------------------------------------------------------ */
+
+typedef struct progress_ctx {
+    rd_workers *pool;
+    const char *id;
+    int step;
+    char plugin[64];
+    int percent;
+} progress_ctx;
+
+static int on_progress(void *user, rt_step step, const char *plugin, double progress)
+{
+    progress_ctx *c = user;
+    /* 100 is kept for the end: clients that watch only progress take 100 as
+     * "done". */
+    int percent = (int)(progress * 99.0);
+    if (percent < 0) percent = 0;
+    if (percent > 99) percent = 99;
+    if ((int)step != c->step || strcmp(plugin, c->plugin) != 0 ||
+        percent >= c->percent + PROGRESS_WRITE_STEP) {
+        c->step = (int)step;
+        snprintf(c->plugin, sizeof c->plugin, "%s", plugin);
+        c->percent = percent;
+        rd_store_job_progress(c->pool->srv->store, c->id, rt_step_name(step), plugin, percent,
+                              rd_now_ms());
+    }
+    return atomic_load(&c->pool->cancel);
+}
+
+static int file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* Runs the engine; on success fills ext and mime. */
+static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext, size_t ext_cap,
+                   char *mime, size_t mime_cap)
+{
+    rd_server *srv = w->srv;
+    const char *dir = srv->cfg.data_dir;
+    char input[PATH_MAX], output[PATH_MAX], meta[PATH_MAX], meta_part[PATH_MAX];
+    int err = rd_datadir_job_file(dir, job->id, "input", input, sizeof input);
+    if (!err && !file_exists(input))
+        err = rt_error(RT_ERR_IMAGE, "the uploaded image is missing from the job store; submit "
+                                     "the job again");
+    rt_payload *payload = NULL;
+    rt_job *ej = NULL;
+    if (!err) err = rt_payload_parse(job->payload, strlen(job->payload), &payload);
+    if (!err) {
+        rt_job_options opt = {.max_megapixels = srv->cfg.max_megapixels,
+                              .threads = srv->job_threads,
+                              .input_name = job->input_name,
+                              .progress = on_progress,
+                              .progress_user = pc};
+        err = rt_job_create(payload, &opt, &ej);
+    }
+    if (!err) err = rt_job_run(ej, input);
+    if (!err) {
+        snprintf(ext, ext_cap, "%s", rt_job_output_extension(ej));
+        snprintf(mime, mime_cap, "%s", rt_job_output_mime(ej));
+        char name[32];
+        snprintf(name, sizeof name, "result.%s", ext);
+        err = rd_datadir_job_file(dir, job->id, name, output, sizeof output);
+        if (!err) err = rt_job_write(ej, output); /* the engine writes a .part and renames it */
+    }
+    if (!err) err = rd_datadir_job_file(dir, job->id, "result.json", meta, sizeof meta);
+    if (!err)
+        err = rd_datadir_job_file(dir, job->id, "result.json.part", meta_part, sizeof meta_part);
+    if (!err) err = rt_job_write_metadata(ej, meta_part);
+    if (!err && rename(meta_part, meta) != 0)
+        err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+    rt_job_destroy(ej);
+    rt_payload_destroy(payload);
+    return err;
+}
+
+static void run_job(rd_workers *w, const rd_job *job)
+{
+    rd_server *srv = w->srv;
+    int64_t t0 = rd_now_ms();
+    rd_log_with(RD_LOG_INFO, "job.started", job->id,
+                json_pack("{s:i, s:i}", "attempt", job->attempt, "max_attempts", job->max_attempts),
+                "try %d of %d", job->attempt, job->max_attempts);
+    progress_ctx pc = {.pool = w, .id = job->id, .step = -1, .percent = -PROGRESS_WRITE_STEP};
+    char ext[16] = "", mime[48] = "";
+    int err = process(w, job, &pc, ext, sizeof ext, mime, sizeof mime);
+    char message[2048];
+    snprintf(message, sizeof message, "%s", err ? rt_error_message() : "");
+
+    int64_t now = rd_now_ms();
+    double seconds = (double)(now - t0) / 1000.0;
+    char reason[2300] = "";
+    rd_job_end e = {.id = job->id, .now_ms = now, .reason = reason};
+    if (!err) {
+        e.state = RD_JOB_COMPLETED;
+        e.output_ext = ext;
+        e.output_mime = mime;
+    } else if (err == RT_ERR_CANCELLED && atomic_load(&w->cancel)) {
+        e.state = RD_JOB_WAITING; /* stopped by the shutdown: not the job's fault */
+        e.uncount_attempt = 1;
+        snprintf(reason, sizeof reason, "interrupted by a server restart; it runs again");
+    } else if (is_permanent(err)) {
+        e.state = RD_JOB_FAILED;
+        snprintf(reason, sizeof reason, "%s", message);
+    } else if (job->attempt >= job->max_attempts) {
+        e.state = RD_JOB_FAILED;
+        snprintf(reason, sizeof reason, "failed after %d tries: %s", job->attempt, message);
+    } else {
+        e.state = RD_JOB_DELAYED;
+        e.run_after_ms = now + ((int64_t)RETRY_DELAY_MS << (job->attempt - 1));
+        snprintf(reason, sizeof reason, "try %d failed (%s); it runs again", job->attempt, message);
+    }
+    if (end_job(srv, job, &e)) return; /* still active in the store: the next start recovers it */
+
+    json_t *fields = json_pack("{s:s, s:I, s:i}", "state", rd_job_state_name(e.state), "ms",
+                               (json_int_t)(now - t0), "attempt", job->attempt);
+    switch (e.state) {
+    case RD_JOB_COMPLETED: {
+        char input[PATH_MAX];
+        if (!rd_datadir_job_file(srv->cfg.data_dir, job->id, "input", input, sizeof input))
+            unlink(input); /* the result is safe: the input is no longer needed */
+        rd_metrics_job_ended(srv->metrics, e.state, seconds);
+        rd_log_with(RD_LOG_INFO, "job.completed", job->id, fields, "completed in %.3f s", seconds);
+        break;
+    }
+    case RD_JOB_FAILED:
+        rd_datadir_remove_job(srv->cfg.data_dir, job->id);
+        rd_metrics_job_ended(srv->metrics, e.state, seconds);
+        rd_log_with(err == RT_ERR_INTERNAL || err == RT_ERR_IO || err == RT_ERR_NOMEM ? RD_LOG_ERROR
+                                                                                      : RD_LOG_WARN,
+                    "job.failed", job->id, fields, "%s", reason);
+        break;
+    default:
+        rd_metrics_job_retried(srv->metrics);
+        rd_log_with(RD_LOG_WARN, "job.requeued", job->id, fields, "%s", reason);
+        break;
+    }
+}
+
+/* ---- the pool -------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    worker *me = arg;
+    rd_workers *w = me->pool;
+    rd_store *store = w->srv->store;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int stopping = w->stopping;
+        uint64_t generation = w->generation;
+        if (!stopping) w->running++; /* counted before the claim: stop() waits for it */
+        pthread_mutex_unlock(&w->lock);
+        if (stopping) break;
+        rd_job job;
+        int claimed = rd_store_job_claim(store, rd_now_ms(), &job);
+        if (claimed == 1) {
+            run_job(w, &job);
+            rd_job_clear(&job);
+        } else if (claimed < 0) {
+            rd_log(RD_LOG_ERROR, "worker.store", NULL, "cannot take a job: %s", rt_error_message());
+        }
+        pthread_mutex_lock(&w->lock);
+        w->running--;
+        pthread_cond_broadcast(&w->idle);
+        pthread_mutex_unlock(&w->lock);
+        if (claimed == 1) continue;
+        /* Nothing to run: sleep until notified, until a delayed job is due,
+         * or a second at most (jobs may come from another process). */
+        int64_t now = rd_now_ms(), next = INT64_MAX;
+        if (claimed == 0) rd_store_job_next_run_ms(store, &next);
+        int64_t until = next < now + 1000 ? next : now + 1000;
+        pthread_mutex_lock(&w->lock);
+        if (!w->stopping && w->generation == generation && until > now) {
+            struct timespec ts;
+            deadline(until, &ts);
+            pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+        }
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+int rd_workers_start(rd_server *srv, rd_workers **out)
+{
+    rd_workers *w = calloc(1, sizeof *w);
+    if (!w) return rt_error(RT_ERR_NOMEM, "out of memory");
+    w->srv = srv;
+    w->n = srv->cfg.workers;
+    w->threads = calloc((size_t)w->n, sizeof *w->threads);
+    if (!w->threads) {
+        free(w);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->idle, NULL);
+    atomic_init(&w->cancel, 0);
+    for (int i = 0; i < w->n; i++) {
+        w->threads[i].pool = w;
+        if (pthread_create(&w->threads[i].thread, NULL, worker_main, &w->threads[i]) != 0) {
+            rd_workers_destroy(w);
+            return rt_error(RT_ERR_INTERNAL, "cannot start worker thread %d", i);
+        }
+        w->threads[i].started = 1;
+    }
+    *out = w;
+    return 0;
+}
+
+void rd_workers_notify(rd_workers *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->generation++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void rd_workers_drain(rd_workers *w, int64_t timeout_ms)
+{
+    if (!w || w->joined) return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->wake);
+    int64_t until = rd_now_ms() + timeout_ms;
+    if (w->running > 0)
+        rd_log(RD_LOG_INFO, "server.draining", NULL, "waiting up to %lld ms for %d running job(s)",
+               (long long)timeout_ms, w->running);
+    while (w->running > 0 && rd_now_ms() < until) {
+        struct timespec ts;
+        deadline(until, &ts);
+        pthread_cond_timedwait(&w->idle, &w->lock, &ts);
+    }
+    if (w->running > 0) {
+        rd_log(RD_LOG_WARN, "server.cancel", NULL,
+               "%d job(s) still running after the shutdown timeout: cancelling them; they run "
+               "again after the next start",
+               w->running);
+        atomic_store(&w->cancel, 1);
+    }
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->n; i++)
+        if (w->threads[i].started) pthread_join(w->threads[i].thread, NULL);
+    w->joined = 1;
+}
+
+void rd_workers_destroy(rd_workers *w)
+{
+    if (!w) return;
+    rd_workers_drain(w, 0);
+    pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w->threads);
+    free(w);
+}
+
+int rd_workers_recover(rd_server *srv)
+{
+    rd_job *jobs = NULL;
+    size_t n = 0;
+    int err = rd_store_job_list_active(srv->store, &jobs, &n);
+    if (err) return err;
+    for (size_t i = 0; i < n; i++) {
+        const rd_job *job = &jobs[i];
+        char reason[256];
+        rd_job_end e = {.id = job->id, .now_ms = rd_now_ms(), .reason = reason};
+        if (job->attempt >= job->max_attempts) {
+            e.state = RD_JOB_FAILED;
+            snprintf(reason, sizeof reason,
+                     "the server stopped during each of its %d tries; the image may be what "
+                     "stops it: contact the operator",
+                     job->attempt);
+        } else {
+            e.state = RD_JOB_DELAYED;
+            e.run_after_ms = e.now_ms;
+            snprintf(reason, sizeof reason, "the server stopped during try %d; it runs again",
+                     job->attempt);
+        }
+        if (end_job(srv, job, &e) == 0) {
+            if (e.state == RD_JOB_FAILED) rd_datadir_remove_job(srv->cfg.data_dir, job->id);
+            rd_log(e.state == RD_JOB_FAILED ? RD_LOG_WARN : RD_LOG_INFO, "job.recovered", job->id,
+                   "%s", reason);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        rd_job_clear(&jobs[i]);
+    free(jobs);
+    return 0;
+}
