@@ -7,6 +7,7 @@
  * 1 some input failed (the others are still processed).
  */
 #include "cli/progress.h"
+#include "core/error.h"
 #include "retouch.h"
 
 #include <dirent.h>
@@ -298,12 +299,18 @@ static double now_seconds(void)
 
 /* Output path for input i; a second input with the same stem keeps its own
  * extension in the name instead of overwriting the first one's result. */
-static void output_path_for(batch *b, int i, const char *ext, char *out, size_t cap)
+static int output_path_for(batch *b, int i, const char *ext, char *out, size_t cap)
 {
     const char *in = b->inputs.paths[i];
     if (!b->out_is_dir && b->output) {
         snprintf(out, cap, "%s", b->output);
-        return;
+        const char *dot = strrchr(out, '.');
+        if (!dot || (strcasecmp(dot + 1, ext) &&
+                     !(!strcmp(ext, "jpg") && !strcasecmp(dot + 1, "jpeg")) &&
+                     !(!strcmp(ext, "tif") && !strcasecmp(dot + 1, "tiff"))))
+            cli_progress_message(b->progress, "retouch: note: %s holds a %s result\n", out,
+                                 !strcmp(ext, "zip") ? "ZIP (layered)" : ext);
+        return 0;
     }
     char stem[PATH_MAX];
     stem_of(in, stem, sizeof stem);
@@ -322,26 +329,30 @@ static void output_path_for(batch *b, int i, const char *ext, char *out, size_t 
         snprintf(stem + n, sizeof stem - n, "_retouched");
     }
     pthread_mutex_lock(&b->lock);
-    fmt_path(out, cap, "%s/%s.%s", dir, stem, ext);
+    int bad = fmt_path(out, cap, "%s/%s.%s", dir, stem, ext);
     int clash = 0;
     for (int k = 0; k < b->inputs.n; k++)
         if (b->claimed[k] && strcmp(b->claimed[k], out) == 0)
             clash = 1;
-    if (clash || same_file(out, in))
-        fmt_path(out, cap, "%s/%s.%s", dir, base_name(in), ext);
-    b->claimed[i] = strdup(out);
+    if (!bad && (clash || same_file(out, in)))
+        bad = fmt_path(out, cap, "%s/%s.%s", dir, base_name(in), ext);
+    if (!bad)
+        b->claimed[i] = strdup(out);
     pthread_mutex_unlock(&b->lock);
+    return bad ? rt_error(RT_ERR_ARG, "the output path for %s is too long", in) : 0;
 }
 
-static void metadata_path_for(batch *b, int i, char *out, size_t cap)
+static int metadata_path_for(batch *b, int i, char *out, size_t cap)
 {
     if (!b->meta_is_dir) {
         snprintf(out, cap, "%s", b->metadata);
-        return;
+        return 0;
     }
     char stem[PATH_MAX];
     stem_of(b->inputs.paths[i], stem, sizeof stem);
-    fmt_path(out, cap, "%s/%s.json", b->metadata, stem);
+    if (fmt_path(out, cap, "%s/%s.json", b->metadata, stem))
+        return rt_error(RT_ERR_ARG, "the metadata path for %s is too long", b->inputs.paths[i]);
+    return 0;
 }
 
 static int process_one(batch *b, int i)
@@ -360,17 +371,16 @@ static int process_one(batch *b, int i)
     int err = rt_job_create(b->payload, &opt, &job);
     if (!err)
         err = rt_job_run(job, in);
-    if (!err) {
-        output_path_for(b, i, rt_job_output_extension(job), out, sizeof out);
-        if (same_file(out, in))
-            err = -1, fprintf(stderr, "retouch: %s: refusing to overwrite the input\n", in);
-        else
-            err = rt_job_write(job, out);
-    }
-    if (!err && b->metadata) {
-        metadata_path_for(b, i, meta, sizeof meta);
+    if (!err)
+        err = output_path_for(b, i, rt_job_output_extension(job), out, sizeof out);
+    if (!err && same_file(out, in))
+        err = rt_error(RT_ERR_ARG, "%s: refusing to overwrite the input with the result", in);
+    if (!err)
+        err = rt_job_write(job, out);
+    if (!err && b->metadata)
+        err = metadata_path_for(b, i, meta, sizeof meta);
+    if (!err && b->metadata)
         err = rt_job_write_metadata(job, meta);
-    }
     if (err)
         cli_progress_file_failed(b->progress, &fp, rt_last_error());
     else
