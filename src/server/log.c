@@ -53,7 +53,8 @@ static void emit(rd_log_level level, const char *event, const char *job, json_t 
      * bytes are. */
     json_t *m = json_string(msg);
     json_object_set_new(line, "msg", m ? m : json_string("(message is not valid UTF-8)"));
-    if (fields) json_object_update(line, fields);
+    if (fields) /* extra fields never replace ts, level, event, job or msg */
+        json_object_update_missing(line, fields);
     json_decref(fields);
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(line);

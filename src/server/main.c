@@ -23,6 +23,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,16 +71,46 @@ static int write_port_file(const char *path, int port)
     return 0;
 }
 
+/* SIGTERM and SIGINT write their number into this pipe; the main thread
+ * waits on it.  A handler, not a blocked mask and sigwait: some threads
+ * (sanitizer runtimes, library constructors) start before main() and would
+ * not inherit the mask, and a signal delivered to one of them would kill the
+ * process in the middle of the drain. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    unsigned char s = (unsigned char)sig;
+    ssize_t n = write(stop_pipe[1], &s, 1); /* async-signal-safe; a full pipe is fine */
+    (void)n;
+}
+
+static int install_signal_handlers(void)
+{
+    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return rt_error(RT_ERR_INTERNAL, "cannot create the signal pipe: %s", strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Waits up to one second for a stop signal; returns its number or 0. */
+static int wait_stop_signal(void)
+{
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
+    if (poll(&p, 1, 1000) <= 0) return 0;
+    unsigned char s = 0;
+    return read(stop_pipe[0], &s, 1) == 1 ? s : 0;
+}
+
 static int serve(const rd_config *cfg)
 {
-    /* Signals are taken by sigtimedwait() in this thread only: block them
-     * before any thread starts, so every thread inherits the mask. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     rd_server srv = {.cfg = *cfg};
     rd_http *http = NULL;
@@ -87,9 +119,9 @@ static int serve(const rd_config *cfg)
                                 .n_allow = srv.cfg.n_webhook_allow,
                                 .allow_private = srv.cfg.webhook_allow_private,
                                 .timeout_ms = srv.cfg.webhook_timeout_ms};
-    int err = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
-                  ? 0
-                  : rt_error(RT_ERR_INTERNAL, "cannot initialise libcurl");
+    int err = install_signal_handlers();
+    if (!err && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        err = rt_error(RT_ERR_INTERNAL, "cannot initialise libcurl");
     if (!err) err = rt_init("retouchd");
     if (!err) err = open_store(&srv.cfg, &srv.store);
     if (!err) err = rd_datadir_spool(srv.cfg.data_dir, srv.spool_dir, sizeof srv.spool_dir);
@@ -117,13 +149,8 @@ static int serve(const rd_config *cfg)
                               "threads_per_job", srv.job_threads),
                     "retouchd listening on %s:%d", srv.cfg.listen_host, port);
         int signal_number = 0;
-        for (unsigned tick = 1; !signal_number; tick++) {
-            struct timespec second = {.tv_sec = 1};
-            int s = sigtimedwait(&stop_signals, NULL, &second);
-            if (s > 0) {
-                signal_number = s;
-                break;
-            }
+        for (unsigned tick = 1;; tick++) {
+            if ((signal_number = wait_stop_signal())) break;
             int r = rd_retention_run(&srv, tick % PURGE_EVERY_TICKS == 0);
             if (r < 0) rd_log(RD_LOG_ERROR, "server.retention", NULL, "%s", rt_error_message());
         }
@@ -144,6 +171,10 @@ static int serve(const rd_config *cfg)
     if (!err) rd_log(RD_LOG_INFO, "server.stopped", NULL, "stopped cleanly");
     rt_shutdown();
     curl_global_cleanup();
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    for (int i = 0; i < 2; i++)
+        if (stop_pipe[i] >= 0) close(stop_pipe[i]);
     return rc;
 }
 

@@ -1,0 +1,99 @@
+"""SIGTERM: stop accepting, let running jobs finish (up to --shutdown-timeout),
+exit 0; what did not run stays queued for the next start."""
+import os
+import signal
+import socket
+import sqlite3
+import time
+import unittest
+
+from harness import TEST_DATA, Server, main
+
+BIG = os.path.join(TEST_DATA, "london_012_800.jpg")
+SLOW = ('{"mode":"professional","tasks":[{"Plugin":"Crop","Layer":1,"User Params":'
+        '{"AutoStraightenMode":"AI"}},{"Plugin":"Color Correction","Layer":1}]}')
+
+
+def job_rows(data_dir):
+    db = sqlite3.connect("file:%s/retouchd.db?mode=ro" % data_dir, uri=True)
+    try:
+        return {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, state, attempt FROM jobs")}
+    finally:
+        db.close()
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+class Shutdown(unittest.TestCase):
+    def new_server(self, *args, data_dir=None):
+        s = Server(*args, data_dir=data_dir, workers=1)
+        self.addCleanup(s.cleanup)
+        return s.start()
+
+    def submit_and_wait_active(self, server, token, n):
+        ids = [server.start_job(token, SLOW, BIG).json()["id"] for _ in range(n)]
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            active = [i for i, (state, _) in job_rows(server.data).items() if state == "active"]
+            if active:
+                return ids, active[0]
+            time.sleep(0.002)
+        self.fail("no job became active")
+
+    def test_sigterm_lets_the_running_job_finish(self):
+        server = self.new_server("--shutdown-timeout", "5m")
+        token, _ = server.create_token("t")
+        ids, running = self.submit_and_wait_active(server, token, 3)
+        server.proc.send_signal(signal.SIGTERM)
+        # New connections are refused while the running job still finishes.
+        deadline = time.time() + 60
+        while not refused(server.port) and time.time() < deadline:
+            time.sleep(0.001)
+        self.assertTrue(refused(server.port))
+        rc = server.stop()
+        server.check_clean_exit(self, rc)
+        rows = job_rows(server.data)
+        self.assertEqual(rows[running], ("completed", 1))
+        for job_id in ids:
+            if job_id != running:
+                self.assertEqual(rows[job_id][0], "waiting")
+        events = [e["event"] for e in server.log_events()]
+        self.assertLess(events.index("server.stopping"), events.index("job.completed"))
+        self.assertEqual(events[-1], "server.stopped")
+        # The next start runs what was left.
+        server = self.new_server(data_dir=server.data)
+        for job_id in ids:
+            self.assertEqual(server.wait_job(job_id)["state"], "completed")
+        server.check_clean_exit(self, server.stop())
+
+    def test_timeout_cancels_and_requeues_without_counting(self):
+        server = self.new_server("--shutdown-timeout", "0")
+        token, _ = server.create_token("t")
+        ids, running = self.submit_and_wait_active(server, token, 1)
+        rc = server.stop()
+        server.check_clean_exit(self, rc)
+        state, attempt = job_rows(server.data)[running]
+        if state == "completed":
+            self.skipTest("the job finished before the cancel reached it")
+        self.assertEqual((state, attempt), ("waiting", 0))
+        self.assertIn("server.cancel", [e["event"] for e in server.log_events()])
+        server = self.new_server(data_dir=server.data)
+        st = server.wait_job(running)
+        self.assertEqual(st["state"], "completed")
+        self.assertEqual(st["attempt"], 1)
+        server.check_clean_exit(self, server.stop())
+
+    def test_sigint_on_an_idle_server(self):
+        server = self.new_server()
+        rc = server.stop(signal.SIGINT)
+        server.check_clean_exit(self, rc)
+
+
+if __name__ == "__main__":
+    main()
