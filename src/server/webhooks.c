@@ -297,8 +297,8 @@ static void deliver(rd_webhooks *w, rd_hook *hook)
     int err = rd_webhook_post(w->policy, hook->url, hook->event, hook->body, hook->secret, &d);
     int tries = hook->attempts + 1;
     int64_t now = rd_now_ms();
-    json_t *fields = json_pack("{s:s, s:i, s:I}", "hook_event", hook->event, "try", tries, "http_status",
-                               (json_int_t)d.http_status);
+    json_t *fields = json_pack("{s:s, s:i, s:I}", "hook_event", hook->event, "try", tries,
+                               "http_status", (json_int_t)d.http_status);
     if (!err) {
         rd_store_hook_update(w->store, hook->id, 1, 0, now, "");
         rd_metrics_webhook(w->metrics, "delivered");
