@@ -8,6 +8,7 @@
 #include "server/datadir.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/route_table.h"
 #include "server/tokens.h"
 #include "server/webhooks.h"
 #include "server/workers.h"
@@ -417,19 +418,11 @@ static int route_metrics(rd_server *srv, rd_request *req, rd_reply *reply)
     return 0;
 }
 
-/* ---- the table ----------------------------------------------------------------- */
+/* ---- the table (route_table.h) --------------------------------------------------- */
 
-static const rd_route routes[] = {
-    {{"POST", "/api/v1/retoucher/start"}, RD_BODY_UPLOAD, route_start},
-    {{"GET", "/api/v1/retoucher/status/{id}"}, RD_BODY_NONE, route_status},
-    {{"GET", "/api/v1/retoucher/getFile/{id}"}, RD_BODY_NONE, route_get_file},
-    {{"GET", "/api/v1/retoucher/getMetadata/{id}"}, RD_BODY_NONE, route_get_metadata},
-    {{"POST", "/api/v1/balance"}, RD_BODY_FORM, route_balance},
-    {{"POST", "/api/retouch/v1/balance"}, RD_BODY_FORM, route_balance},
-    {{"GET", "/api/v1/info/limits"}, RD_BODY_NONE, route_limits},
-    {{"GET", "/healthz"}, RD_BODY_NONE, route_healthz},
-    {{"GET", "/metrics"}, RD_BODY_NONE, route_metrics},
-};
+#define RD_ROUTE_ENTRY(method, pattern, body, handler) {{method, pattern}, body, handler},
+static const rd_route routes[] = {RD_ROUTE_TABLE(RD_ROUTE_ENTRY)};
+#undef RD_ROUTE_ENTRY
 
 const rd_route *rd_routes(size_t *n)
 {

@@ -1,6 +1,6 @@
 /* routes.h: the API's routes, one handler function each, in one table.
  *
- * Adding a route is one function in routes.c plus one line in its table.
+ * Adding a route is one function in routes.c plus one line in route_table.h.
  */
 #ifndef RD_ROUTES_H
 #define RD_ROUTES_H
