@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +67,16 @@ int rd_datadir_job(const char *dir, const char *id, char *out, size_t cap)
 int rd_datadir_job_file(const char *dir, const char *id, const char *name, char *out, size_t cap)
 {
     return path_fmt(out, cap, "%s/jobs/%s/%s", dir, id, name);
+}
+
+int rd_datadir_sync(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return rt_error(RT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int err =
+        fsync(fd) == 0 ? 0 : rt_error(RT_ERR_IO, "cannot flush %s: %s", path, strerror(errno));
+    close(fd);
+    return err;
 }
 
 /* Deletes the plain files of folder, then the folder when remove_self. */

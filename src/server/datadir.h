@@ -24,6 +24,10 @@ int rd_datadir_job(const char *dir, const char *id, char *out, size_t cap);
 /* DIR/jobs/<id>/<name> */
 int rd_datadir_job_file(const char *dir, const char *id, const char *name, char *out, size_t cap);
 
+/* Flushes a file or folder to disk (fsync), so what the store records as
+ * done is on disk too, power cut or not. */
+int rd_datadir_sync(const char *path);
+
 /* Deletes a job folder and the files in it (it holds no sub-folders). */
 int rd_datadir_remove_job(const char *dir, const char *id);
 /* Deletes every file in DIR/spool (uploads cut off by a restart). */

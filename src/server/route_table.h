@@ -9,15 +9,15 @@
 #ifndef RD_ROUTE_TABLE_H
 #define RD_ROUTE_TABLE_H
 
-#define RD_ROUTE_TABLE(X)                                                                        \
-    X("POST", "/api/v1/retoucher/start", RD_BODY_UPLOAD, route_start)                            \
-    X("GET", "/api/v1/retoucher/status/{id}", RD_BODY_NONE, route_status)                        \
-    X("GET", "/api/v1/retoucher/getFile/{id}", RD_BODY_NONE, route_get_file)                     \
-    X("GET", "/api/v1/retoucher/getMetadata/{id}", RD_BODY_NONE, route_get_metadata)             \
-    X("POST", "/api/v1/balance", RD_BODY_FORM, route_balance)                                    \
-    X("POST", "/api/retouch/v1/balance", RD_BODY_FORM, route_balance)                            \
-    X("GET", "/api/v1/info/limits", RD_BODY_NONE, route_limits)                                  \
-    X("GET", "/healthz", RD_BODY_NONE, route_healthz)                                            \
+#define RD_ROUTE_TABLE(X)                                                                          \
+    X("POST", "/api/v1/retoucher/start", RD_BODY_UPLOAD, route_start)                              \
+    X("GET", "/api/v1/retoucher/status/{id}", RD_BODY_NONE, route_status)                          \
+    X("GET", "/api/v1/retoucher/getFile/{id}", RD_BODY_NONE, route_get_file)                       \
+    X("GET", "/api/v1/retoucher/getMetadata/{id}", RD_BODY_NONE, route_get_metadata)               \
+    X("POST", "/api/v1/balance", RD_BODY_FORM, route_balance)                                      \
+    X("POST", "/api/retouch/v1/balance", RD_BODY_FORM, route_balance)                              \
+    X("GET", "/api/v1/info/limits", RD_BODY_NONE, route_limits)                                    \
+    X("GET", "/healthz", RD_BODY_NONE, route_healthz)                                              \
     X("GET", "/metrics", RD_BODY_NONE, route_metrics)
 
 #endif

@@ -769,7 +769,9 @@ static int sq_job_expire(rd_store *base, int64_t now_ms, char ***ids, size_t *n)
     sq_store *s = (sq_store *)base;
     static const char select_sql[] = "SELECT id FROM jobs WHERE expired = 0 AND state IN "
                                      "('completed', 'failed') AND expires_ms <= ? LIMIT 1000";
-    static const char mark_sql[] = "UPDATE jobs SET expired = 1 WHERE id = ?";
+    /* A tombstone keeps what status needs to say "expired", not the payload. */
+    static const char mark_sql[] = "UPDATE jobs SET expired = 1, payload = '', hook = '' WHERE "
+                                   "id = ?";
     *ids = NULL;
     *n = 0;
     LOCK(s);

@@ -461,5 +461,17 @@ int rd_upload_keep_file(rd_upload *u, const char *dest)
                         strerror(errno));
     free(u->file_path);
     u->file_path = NULL;
+    /* The new name on disk too: the folder holding dest. */
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s", dest);
+    char *slash = strrchr(folder, '/');
+    if (slash && slash != folder) *slash = '\0';
+    int fd = open(slash ? folder : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return rt_error(RT_ERR_IO, "cannot flush the job folder: %s", strerror(e));
+    }
+    close(fd);
     return 0;
 }

@@ -170,6 +170,12 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     if (!err) err = rt_job_write_metadata(ej, meta_part);
     if (!err && rename(meta_part, meta) != 0)
         err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+    /* On disk before the store says completed. */
+    char dir_path[PATH_MAX];
+    if (!err) err = rd_datadir_job(dir, job->id, dir_path, sizeof dir_path);
+    if (!err) err = rd_datadir_sync(output);
+    if (!err) err = rd_datadir_sync(meta);
+    if (!err) err = rd_datadir_sync(dir_path);
     rt_job_destroy(ej);
     rt_payload_destroy(payload);
     return err;
