@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +68,24 @@ int rd_datadir_job(const char *dir, const char *id, char *out, size_t cap)
 int rd_datadir_job_file(const char *dir, const char *id, const char *name, char *out, size_t cap)
 {
     return path_fmt(out, cap, "%s/jobs/%s/%s", dir, id, name);
+}
+
+int rd_datadir_lock(const char *dir, int *fd)
+{
+    char path[4096];
+    int err = path_fmt(path, sizeof path, "%s/retouchd.lock", dir);
+    if (err) return err;
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0) return rt_error(RT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
+        return rt_error(RT_ERR_IO,
+                        "another retouchd already serves %s; stop it first, or give "
+                        "this one its own --data-dir",
+                        dir);
+    }
+    return 0;
 }
 
 int rd_datadir_sync(const char *path)

@@ -1,6 +1,7 @@
 /* datadir.h: the layout of the data directory.
  *
  *   DIR/retouchd.db         the job store (SQLite, WAL)
+ *   DIR/retouchd.lock       held by the serving process
  *   DIR/spool/              uploads being received (<random>.upload)
  *   DIR/jobs/<id>/input     an accepted job's image
  *   DIR/jobs/<id>/result.*  its result and result.json
@@ -23,6 +24,12 @@ int rd_datadir_jobs(const char *dir, char *out, size_t cap);
 int rd_datadir_job(const char *dir, const char *id, char *out, size_t cap);
 /* DIR/jobs/<id>/<name> */
 int rd_datadir_job_file(const char *dir, const char *id, const char *name, char *out, size_t cap);
+
+/* Takes DIR/retouchd.lock for this process (released when it exits, even by
+ * kill -9).  RT_ERR_IO when another process serves the directory: two
+ * servers would each take the other's running jobs for dead ones.  *fd
+ * stays open for the life of the server. */
+int rd_datadir_lock(const char *dir, int *fd);
 
 /* Flushes a file or folder to disk (fsync), so what the store records as
  * done is on disk too, power cut or not. */

@@ -123,6 +123,9 @@ static int serve(const rd_config *cfg)
     if (!err && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         err = rt_error(RT_ERR_INTERNAL, "cannot initialise libcurl");
     if (!err) err = rt_init("retouchd");
+    int lock_fd = -1;
+    if (!err) err = rd_datadir_init(srv.cfg.data_dir);
+    if (!err) err = rd_datadir_lock(srv.cfg.data_dir, &lock_fd);
     if (!err) err = open_store(&srv.cfg, &srv.store);
     if (!err) err = rd_datadir_spool(srv.cfg.data_dir, srv.spool_dir, sizeof srv.spool_dir);
     if (!err) err = rd_metrics_create(&srv.metrics);
@@ -169,6 +172,7 @@ static int serve(const rd_config *cfg)
     rd_metrics_destroy(srv.metrics);
     rd_store_close(srv.store);
     if (!err) rd_log(RD_LOG_INFO, "server.stopped", NULL, "stopped cleanly");
+    if (lock_fd >= 0) close(lock_fd);
     rt_shutdown();
     curl_global_cleanup();
     signal(SIGTERM, SIG_DFL);

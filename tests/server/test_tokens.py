@@ -85,6 +85,15 @@ class Environment(ServerTest):
         limits = curl(self.server.url("/api/v1/info/limits")).json()
         self.assertEqual(limits["maxUploadBytes"], 1 << 20)
 
+    def test_one_server_per_data_dir(self):
+        out = subprocess.run([RETOUCHD, "--data-dir", self.server.data, "--listen",
+                              "127.0.0.1:0"], capture_output=True, env=self.server.env,
+                             timeout=120)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("another retouchd already serves", out.stderr.decode())
+        # Token commands still work beside the running server.
+        self.server.cli("token", "list")
+
     def test_bad_variable_is_a_usage_error(self):
         env = dict(os.environ, RETOUCHD_WORKERS="zero")
         out = subprocess.run([RETOUCHD, "--data-dir", self.server.data, "token", "list"],
