@@ -175,6 +175,15 @@ class Contract(ServerTest):
         # Chunked: no length up front, refused while streaming.
         self.assertError(curl("-H", "Transfer-Encoding: chunked", "-F", "token=" + self.token,
                               "-F", "payload=" + CC, "-F", "file=@" + big, url), 413, "limit")
+        # The payload: over 64 KiB is the payload rule (462), far over it a 413.
+        big_payload = self.tmpfile("p.json", ('{"mode":"professional","tasks":[{"Plugin":'
+                                              '"Color Correction"}],"pad":"%s"}' %
+                                              ("x" * 100000)).encode())
+        self.assertError(curl("-F", "token=" + self.token, "-F", "payload=<" + big_payload,
+                              "-F", "file=@" + JPEG, url), 462)
+        huge_payload = self.tmpfile("q.json", b"x" * 300000)
+        self.assertError(curl("-F", "token=" + self.token, "-F", "payload=<" + huge_payload,
+                              "-F", "file=@" + JPEG, url), 413, "payload")
         # Megapixels, from the header: 1000 x 1000 is over 0.5 MP but a tiny file.
         huge = self.tmpfile("huge.png", make_png(1000, 1000))
         self.assertLess(os.path.getsize(huge), 64 * 1024)
@@ -280,7 +289,7 @@ class Contract(ServerTest):
         for root, dirs, files in os.walk(self.server.data):
             for name in dirs + files:
                 self.assertRegex(name, r"^([A-Za-z0-9_-]+|input|result\.[a-z]+|"
-                                       r"retouchd\.db(-wal|-shm)?|spool|jobs)$")
+                                       r"retouchd\.(db|db-wal|db-shm|lock)|spool|jobs)$")
         self.assertFalse(os.path.exists("/tmp/evil.jpg"))
 
     def test_chunked_upload(self):
