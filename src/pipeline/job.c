@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "core/quantize.h"
+#include "face/analysis.h"
+#include "face/models.h"
 #include "io/zip_writer.h"
 #include "plugins/plugin.h"
 
@@ -60,6 +62,38 @@ void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction)
         fraction = 1;
     rt_job_report(job, RT_STEP_PROCESSING, ctx->task->spec->name,
                   PROGRESS_READ_END + span * ((double)job->current_task + fraction));
+}
+
+/* The analysis takes the first half of the task's share of the bar. */
+static void analysis_progress(void *user, double fraction)
+{
+    rt_plugin_ctx *ctx = user;
+    rt_job *job = ctx->job;
+    size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
+    double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
+    rt_job_report(job, RT_STEP_ANALYSING, ctx->task->spec->name,
+                  PROGRESS_READ_END + span * ((double)job->current_task + 0.5 * fraction));
+}
+
+int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out)
+{
+    rt_job *job = ctx->job;
+    *out = NULL;
+    if (!job->face_analysis) {
+        analysis_progress(ctx, 0.0);
+        rt_face_models *models;
+        int err = rt_face_models_acquire(job->opt.models_dir, &models);
+        if (err)
+            return err;
+        err = rt_face_analysis_create(job->running, models, analysis_progress, ctx,
+                                      &job->face_analysis);
+        rt_face_models_release(models);
+        if (err)
+            return err;
+        rt_plugin_progress(ctx, 0.5);
+    }
+    *out = job->face_analysis;
+    return 0;
 }
 
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
@@ -171,7 +205,13 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         .job = job};
     rt_plugin_output out = {0};
     rt_plugin_progress(&ctx, 0.0);
-    int err = plugin->run(&ctx, &out);
+    int err = 0;
+    if (plugin->needs & (RT_NEEDS_FACES | RT_NEEDS_PERSON_MASK)) {
+        const struct rt_face_analysis *analysis;
+        err = rt_plugin_face_analysis(&ctx, &analysis);
+    }
+    if (!err && !job->cancelled)
+        err = plugin->run(&ctx, &out);
     if (!err && job->cancelled)
         err = rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     if (err) {
@@ -189,6 +229,9 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
     json_array_append_new(job->plugins, entry);
 
     if (out.replace) {
+        /* the analysis describes the old geometry */
+        rt_face_analysis_destroy(job->face_analysis);
+        job->face_analysis = NULL;
         rt_image_destroy(job->running);
         job->running = out.replace;
         if (job->alpha) {
@@ -465,6 +508,7 @@ void rt_job_destroy(rt_job *job)
 {
     if (!job)
         return;
+    rt_face_analysis_destroy(job->face_analysis);
     rt_image_destroy(job->running);
     rt_free(job->alpha);
     rt_decoded_destroy(job->input);

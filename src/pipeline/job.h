@@ -44,6 +44,8 @@ struct rt_job {
     void *base_png;
     size_t base_len;
 
+    struct rt_face_analysis *face_analysis; /* computed at first need, see plugin.h */
+
     json_t *plugins;  /* result.json "plugins" */
     json_t *warnings; /* result.json "warnings" */
 

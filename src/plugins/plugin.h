@@ -61,6 +61,14 @@ void rt_plugin_warn(rt_plugin_ctx *ctx, const char *fmt, ...) __attribute__((for
 /* Reports progress inside the task, fraction in [0,1]. */
 void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction);
 
+/* The job's face analysis (face/analysis.h: faces, mesh, iris, scale, age,
+ * gender, glasses, person mask), computed on the running image at the first
+ * call (the "analysing" step; plugins with RT_NEEDS_FACES or
+ * RT_NEEDS_PERSON_MASK get it computed before run()) and kept until a
+ * geometry task replaces the image.  Owned by the job: valid during run(). */
+struct rt_face_analysis;
+int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out);
+
 /* Looks a plugin up by canonical name; NULL when not implemented yet. */
 const rt_plugin *rt_plugin_find(const char *canonical_name);
 

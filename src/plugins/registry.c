@@ -5,10 +5,12 @@
 
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
+extern const rt_plugin rt_plugin_face_detection;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
+    &rt_plugin_face_detection,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
