@@ -18,12 +18,14 @@
  * detection next to it) overlapping more than this are the same face. */
 #define SAME_FACE_IOU 0.5f
 
+/* The face box: the extent of the mesh (forehead top to chin, cheek to
+ * cheek; a turned face's nose where it sticks out). */
 static void face_box(rt_face *f)
 {
     f->x1 = f->y1 = INFINITY;
     f->x2 = f->y2 = -INFINITY;
-    for (int i = 0; i < rt_topo_face_oval.n; i++) {
-        const float *p = f->mesh[rt_topo_face_oval.idx[i]];
+    for (int i = 0; i < RT_MESH_BASE_POINTS; i++) {
+        const float *p = f->mesh[i];
         f->x1 = fminf(f->x1, p[0]);
         f->y1 = fminf(f->y1, p[1]);
         f->x2 = fmaxf(f->x2, p[0]);
@@ -70,16 +72,17 @@ static int face_geometry(rt_face_models *m, const rt_face_pyramid *pyr, const rt
     f->score = d->score;
     memcpy(f->keypoints, d->kp, sizeof f->keypoints);
     rt_face_roi roi = rt_face_roi_from_detection(d);
-    int err = rt_face_mesh_run(m->facemesh, pyr, &roi, f);
+    /* one run: this mesh only places the next one's crop */
+    int err = rt_face_mesh_run(m->facemesh, pyr, &roi, 0, f);
     *ok = !err && f->mesh_score >= RT_FACE_MIN_MESH_SCORE;
     if (*ok) {
-        /* again on the crop the first mesh defines: centred and scaled the
-         * way FaceMesh was trained */
+        /* again, mirror-averaged, on the crop the first mesh defines:
+         * centred and scaled the way FaceMesh was trained */
         f->roll = rt_face_roll(rt_face_point(f, RT_MESH_RIGHT_EYE_OUTER),
                                rt_face_point(f, RT_MESH_LEFT_EYE_OUTER));
         roi =
             rt_face_roi_from_points((const float(*)[3])f->mesh, RT_MESH_BASE_POINTS, f->roll, 1.5);
-        err = rt_face_mesh_run(m->facemesh, pyr, &roi, f);
+        err = rt_face_mesh_run(m->facemesh, pyr, &roi, 1, f);
         *ok = !err && f->mesh_score >= RT_FACE_MIN_MESH_SCORE;
     }
     *mesh_ms += elapsed_ms(&t);

@@ -37,7 +37,7 @@ typedef struct rt_face_eye {
 typedef struct rt_face {
     /* Detection */
     float score;            /* detector confidence, (0, 1) */
-    float x1, y1, x2, y2;   /* face box: the face oval's extent, brows to chin */
+    float x1, y1, x2, y2;   /* face box: the mesh's extent, forehead to chin */
     rt_point2 keypoints[6]; /* detector keypoints (face/detect.h order) */
 
     /* Geometry */

@@ -8,12 +8,13 @@
 #include <string.h>
 
 /* The upright crop: inter-pupil distance IOD pixels, pupils on row EYE_ROW
- * at columns CROP_W/2 -+ IOD/2.  A thin metal rim is then 1-2 pixels wide,
+ * at columns CROP_W/2 -+ IOD/2.  A thin metal rim is then 2-3 pixels wide,
  * the scale the ridge filter below is tuned to. */
-#define IOD 64
-#define CROP_W 160
-#define CROP_H 112
-#define EYE_ROW 40
+#define IOD 96
+#define CROP_W (IOD * 5 / 2)
+#define CROP_H (IOD * 7 / 4)
+#define EYE_ROW (IOD * 5 / 8)
+#define D 3 /* the line test's offset across the line */
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -29,20 +30,21 @@ static float median(float *v, int n)
 }
 
 typedef struct zone {
-    int u0, u1, v0, v1; /* crop pixels, inclusive, clipped to the valid interior */
+    int u0, u1, v0, v1; /* crop pixels, inclusive */
 } zone;
 
-/* Median over the zone's columns of the strongest horizontal ridge, over
- * the median ridge-filter magnitude (the zone's texture). */
-static float zone_evidence(const float *line, const float *mag, zone z)
+/* Median over the zone's columns of the strongest thin line, over the
+ * median line-filter magnitude (the zone's texture).  scratch holds
+ * CROP_W * CROP_H + CROP_W floats. */
+static float zone_evidence(const float *line, const float *mag, zone z, float *scratch)
 {
-    if (z.u0 < 2) z.u0 = 2;
-    if (z.v0 < 2) z.v0 = 2;
-    if (z.u1 > CROP_W - 3) z.u1 = CROP_W - 3;
-    if (z.v1 > CROP_H - 3) z.v1 = CROP_H - 3;
+    if (z.u0 < D) z.u0 = D;
+    if (z.v0 < D) z.v0 = D;
+    if (z.u1 > CROP_W - D - 1) z.u1 = CROP_W - D - 1;
+    if (z.v1 > CROP_H - D - 1) z.v1 = CROP_H - D - 1;
     int nu = z.u1 - z.u0 + 1, nv = z.v1 - z.v0 + 1;
     if (nu < 3 || nv < 3) return 0.0f;
-    float colmax[CROP_W], all[CROP_W * CROP_H];
+    float *colmax = scratch, *all = scratch + CROP_W;
     int n = 0;
     for (int u = z.u0; u <= z.u1; u++) {
         float best = 0;
@@ -70,16 +72,16 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
     double dv = (CROP_H / 2.0 - EYE_ROW) * s;
     rt_affine to_image = rt_affine_rect_crop(mx + n * dv, my + c * dv, CROP_W * s, CROP_H * s,
                                              face->roll, CROP_W, CROP_H);
-    float *rgb = malloc(sizeof(float) * CROP_W * CROP_H * 3);
-    float *g = malloc(sizeof(float) * CROP_W * CROP_H * 4);
-    if (!rgb || !g) {
-        free(rgb);
-        free(g);
-        return; /* no evidence: probability of the prior */
+    const size_t np = (size_t)CROP_W * CROP_H;
+    float *buf = malloc(sizeof(float) * (np * 8 + CROP_W));
+    if (!buf) {
+        ev->iod_px = 0; /* no evidence: the probability says 0 */
+        return;
     }
+    float *rgb = buf, *g = buf + 3 * np, *sm = g + np, *line = sm + np, *mag = line + np,
+          *scratch = mag + np;
     rt_face_sample_crop(pyr, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
-    float *sm = g + CROP_W * CROP_H, *line = sm + CROP_W * CROP_H, *mag = line + CROP_W * CROP_H;
-    for (int i = 0; i < CROP_W * CROP_H; i++)
+    for (size_t i = 0; i < np; i++)
         g[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
     /* 3x3 binomial smoothing against pixel noise */
     for (int v = 0; v < CROP_H; v++)
@@ -95,21 +97,21 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
                 }
             sm[v * CROP_W + u] = acc / w;
         }
-    /* Thin horizontal lines: darker (or brighter) than both neighbours 2
+    /* Thin horizontal lines: darker (or brighter) than both neighbours D
      * pixels above and below; the smaller of the two differences, so a
      * step edge (brow, lid, shadow border) scores nothing.  The same test
      * along the row is subtracted: dots and vertical lines do not count.
-     * (A second scale for thick plastic bridges, d = 4, also fired on the
+     * (A second, coarser scale for thick plastic bridges also fired on the
      * nose bridge's own shading of bare faces: left out, see README.md.) */
     for (int v = 0; v < CROP_H; v++)
         for (int u = 0; u < CROP_W; u++) {
             int i = v * CROP_W + u;
-            if (u < 2 || v < 2 || u >= CROP_W - 2 || v >= CROP_H - 2) {
+            if (u < D || v < D || u >= CROP_W - D || v >= CROP_H - D) {
                 line[i] = mag[i] = 0;
                 continue;
             }
-            float up = sm[i - 2 * CROP_W] - sm[i], down = sm[i + 2 * CROP_W] - sm[i];
-            float left = sm[i - 2] - sm[i], right = sm[i + 2] - sm[i];
+            float up = sm[i - D * CROP_W] - sm[i], down = sm[i + D * CROP_W] - sm[i];
+            float left = sm[i - D] - sm[i], right = sm[i + D] - sm[i];
             float across = fmaxf(fminf(up, down), fminf(-up, -down));
             float along = fmaxf(fminf(left, right), fminf(-left, -right));
             line[i] = fmaxf(0.0f, across - fmaxf(along, 0.0f));
@@ -127,16 +129,15 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
     float gap = inner_u[1] - inner_u[0];
     zone bridge = {(int)lroundf(inner_u[0] + 0.25f * gap), (int)lroundf(inner_u[1] - 0.25f * gap),
                    EYE_ROW - (int)(0.40f * IOD), EYE_ROW + (int)(0.10f * IOD)};
-    ev->bridge = zone_evidence(line, mag, bridge);
-    free(rgb);
-    free(g);
+    ev->bridge = zone_evidence(line, mag, bridge, scratch);
+    free(buf);
 }
 
 /* Logistic of the bridge evidence, centred between the bare faces' highest
- * value (0.29) and the glasses photo's (0.75) on the test corpus: 0.13 and
- * 0.90 there (README.md "Glasses"). */
-#define BRIDGE_MIDPOINT 0.5f
-#define BRIDGE_SLOPE 9.0f
+ * value on the test corpus (0.32) and the glasses photo's lowest (0.84, at
+ * 0.75x its size): 0.12 and 0.92 there (README.md "Glasses"). */
+#define BRIDGE_MIDPOINT 0.55f
+#define BRIDGE_SLOPE 8.5f
 
 float rt_face_glasses_probability(const rt_glasses_evidence *ev)
 {

@@ -1,21 +1,24 @@
 #include "face/landmarks.h"
 
+#include "face/regions.h"
 #include "face/topology.h"
 
 #include <math.h>
 
-/* Where the eye line (pupil to pupil, extended) leaves the face oval on
- * each side: the side points the API asks for "at the face edge by the
- * eyes".  Falls back to the oval's cheek points (234, 454) if the line
- * misses the outline (a strongly turned face). */
+/* Where the eye line (pupil to pupil, extended) leaves the face's outline
+ * on each side: the side points the API asks for "at the face edge by the
+ * eyes".  The outline is the visible silhouette (face/regions.h), so a
+ * turned face's far side point sits on its visible edge.  Falls back to the
+ * oval's cheek points (234, 454) if the line misses it. */
 static void side_points(const rt_face *f, rt_point2 *right, rt_point2 *left)
 {
     rt_point2 a = f->eye[RT_EYE_RIGHT].iris_center, b = f->eye[RT_EYE_LEFT].iris_center;
     double dx = b.x - a.x, dy = b.y - a.y;
     double tmin = INFINITY, tmax = -INFINITY;
-    const rt_index_list *o = &rt_topo_face_oval;
-    for (int i = 0; i < o->n; i++) {
-        rt_point2 p = rt_face_point(f, o->idx[i]), q = rt_face_point(f, o->idx[(i + 1) % o->n]);
+    rt_point2 hull[RT_MESH_BASE_POINTS + 1];
+    int n = rt_face_outline(f, hull);
+    for (int i = 0; i < n; i++) {
+        rt_point2 p = hull[i], q = hull[(i + 1) % n];
         /* a + t (b - a) = p + s (q - p) */
         double ex = q.x - p.x, ey = q.y - p.y;
         double den = dx * ey - dy * ex;

@@ -52,7 +52,7 @@ rt_face_roi rt_face_roi_from_points(const float (*pts)[3], int n, double angle, 
 }
 
 int rt_face_mesh_run(nn_model *facemesh, const rt_face_pyramid *pyr, const rt_face_roi *roi,
-                     rt_face *face)
+                     int mirror_average, rt_face *face)
 {
     const nn_tensor_info *in = nn_model_input(facemesh, 0);
     const int side = in->shape[1];
@@ -73,7 +73,8 @@ int rt_face_mesh_run(nn_model *facemesh, const rt_face_pyramid *pyr, const rt_fa
     double zscale = roi->size / side;
     float score_sum = 0;
     int err = 0;
-    for (int mirror = 0; mirror < 2 && !err; mirror++) {
+    const int runs = mirror_average ? 2 : 1;
+    for (int mirror = 0; mirror < runs && !err; mirror++) {
         rt_affine to_image = rt_affine_square_crop(roi->cx, roi->cy, roi->size, roi->angle, side);
         if (mirror) {
             to_image.m[2] += side * to_image.m[0];
@@ -104,7 +105,7 @@ int rt_face_mesh_run(nn_model *facemesh, const rt_face_pyramid *pyr, const rt_fa
             }
         }
     }
-    face->mesh_score = score_sum / 2;
+    face->mesh_score = score_sum / (float)runs;
     free(input);
     free(mesh);
     return err;

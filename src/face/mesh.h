@@ -5,10 +5,10 @@
  * previous mesh exists), rotated so the eye line is horizontal.  The
  * analysis runs the mesh twice per face: once from the detection, then from
  * the first mesh's own extent, which centres and scales the crop the way
- * the model was trained on and steadies the points.  Each run averages the
- * crop's points with those of its mirror image (through the mesh's
- * left/right pairs, face/topology.h): less noise, and a mirrored photo
- * gives the mirrored mesh.
+ * the model was trained on and steadies the points.  The second run
+ * averages the crop's points with those of its mirror image (through the
+ * mesh's left/right pairs, face/topology.h): less noise, and a mirrored
+ * photo gives the mirrored mesh.
  */
 #ifndef RT_FACE_MESH_H
 #define RT_FACE_MESH_H
@@ -41,8 +41,10 @@ rt_face_roi rt_face_roi_from_points(const float (*pts)[3], int n, double angle, 
 double rt_face_roll(rt_point2 right_eye, rt_point2 left_eye);
 
 /* Runs FaceMesh on roi: face->mesh[0..467] in running-image pixels (z scaled
- * like x) and face->mesh_score. */
+ * like x) and face->mesh_score; mirror_average also runs the mirrored crop
+ * and averages (twice the time; the first of the two passes, which only
+ * places the second's crop, does without). */
 int rt_face_mesh_run(nn_model *facemesh, const rt_face_pyramid *pyr, const rt_face_roi *roi,
-                     rt_face *face);
+                     int mirror_average, rt_face *face);
 
 #endif

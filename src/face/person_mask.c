@@ -119,7 +119,9 @@ static inline float clamp01(float v)
 }
 
 /* q = A I + B at full resolution, A and B upsampled bilinearly from the
- * guide level; one byte per pixel. */
+ * guide level; one byte per pixel.  Per row: A and B interpolated between
+ * guide rows, then across to full width, then one vectorisable pass over
+ * the pixels (the full-resolution pass is most of the mask's cost). */
 static int apply_full(const rt_image *im, const float *A, const float *B, int gw, int gh,
                       uint8_t *out)
 {
@@ -127,7 +129,7 @@ static int apply_full(const rt_image *im, const float *A, const float *B, int gw
     int *x0 = malloc((size_t)W * sizeof *x0);
     float *tx = malloc((size_t)W * sizeof *tx);
     int nt = omp_get_max_threads();
-    float *rows = rt_alloc_floats((size_t)nt * 2 * gw);
+    float *rows = rt_alloc_floats((size_t)nt * 2 * ((size_t)gw + W));
     if (!x0 || !tx || !rows) {
         free(x0);
         free(tx);
@@ -153,7 +155,8 @@ static int apply_full(const rt_image *im, const float *A, const float *B, int gw
     const int x1off = gw > 1 ? 1 : 0;
 #pragma omp parallel num_threads(nt)
     {
-        float *ar = rows + (size_t)omp_get_thread_num() * 2 * gw, *br = ar + gw;
+        float *ar = rows + (size_t)omp_get_thread_num() * 2 * ((size_t)gw + W);
+        float *br = ar + gw, *aw = br + gw, *bw = aw + W;
 #pragma omp for schedule(static)
         for (int y = 0; y < H; y++) {
             float fy = (float)((y + 0.5) * gh / H - 0.5);
@@ -168,14 +171,18 @@ static int apply_full(const rt_image *im, const float *A, const float *B, int gw
                 ar[i] = a0 + ty * (a1 - a0);
                 br[i] = b0 + ty * (b1 - b0);
             }
-            size_t o = (size_t)y * W;
             for (int x = 0; x < W; x++) {
                 int i = x0[x];
-                float t = tx[x];
-                float a = ar[i] + t * (ar[i + x1off] - ar[i]);
-                float b = br[i] + t * (br[i + x1off] - br[i]);
-                float q = a * luma(R[o + x], G[o + x], Bl[o + x]) + b;
-                out[o + x] = (uint8_t)(clamp01(q) * 255.0f + 0.5f);
+                aw[x] = ar[i] + tx[x] * (ar[i + x1off] - ar[i]);
+                bw[x] = br[i] + tx[x] * (br[i + x1off] - br[i]);
+            }
+            const size_t o = (size_t)y * W;
+            const float *r = R + o, *g = G + o, *b = Bl + o;
+            uint8_t *d = out + o;
+            for (int x = 0; x < W; x++) {
+                float q = aw[x] * luma(r[x], g[x], b[x]) + bw[x];
+                q = q < 0.0f ? 0.0f : (q > 1.0f ? 1.0f : q);
+                d[x] = (uint8_t)(q * 255.0f + 0.5f);
             }
         }
     }

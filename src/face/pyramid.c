@@ -1,7 +1,6 @@
 #include "face/pyramid.h"
 
 #include "core/error.h"
-#include "filters/resample.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,16 +14,69 @@ static int long_side(const rt_image *im)
     return im->width > im->height ? im->width : im->height;
 }
 
-static int add_level(rt_face_pyramid *p, int max_side)
+/* Average of f x f blocks (the last row and column of blocks may be
+ * partial and average what they have): level pixel i covers running pixels
+ * [i f, (i + 1) f), so the level's scale is exactly f.  One pass over the
+ * source, rows summed into a buffer: the full-resolution step is memory
+ * bound (288 MB of floats at 24 MP). */
+static int box_downscale(const rt_image *src, int f, rt_image **out)
+{
+    const int W = src->width, H = src->height;
+    const int w = (W + f - 1) / f, h = (H + f - 1) / f;
+    int err = rt_image_create_uninit(w, h, src->channels < 3 ? src->channels : 3, out);
+    if (err) return err;
+    rt_image *dst = *out;
+    int failed = 0;
+#pragma omp parallel
+    {
+        float *acc = rt_alloc_floats((size_t)W);
+        if (!acc) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for collapse(2) schedule(static)
+        for (int c = 0; c < dst->channels; c++)
+            for (int j = 0; j < h; j++) {
+                if (!acc) continue;
+                const float *plane = rt_image_plane(src, c);
+                int y0 = j * f, y1 = y0 + f < H ? y0 + f : H;
+                const float *row = plane + (size_t)y0 * W;
+                for (int x = 0; x < W; x++)
+                    acc[x] = row[x];
+                for (int y = y0 + 1; y < y1; y++) {
+                    row = plane + (size_t)y * W;
+                    for (int x = 0; x < W; x++)
+                        acc[x] += row[x];
+                }
+                float *o = rt_image_plane(dst, c) + (size_t)j * w;
+                for (int i = 0; i < w; i++) {
+                    int x0 = i * f, x1 = x0 + f < W ? x0 + f : W;
+                    float sum = 0;
+                    for (int x = x0; x < x1; x++)
+                        sum += acc[x];
+                    o[i] = sum / (float)((x1 - x0) * (y1 - y0));
+                }
+            }
+        rt_free(acc);
+    }
+    if (failed) {
+        rt_image_destroy(dst);
+        *out = NULL;
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int add_level(rt_face_pyramid *p, int f)
 {
     const rt_image *prev = p->level[p->nlevels - 1];
     rt_image *next;
-    int err = rt_downscale(prev, max_side, &next);
+    int err = box_downscale(prev, f, &next);
     if (err) return err;
     int i = p->nlevels++;
     p->level[i] = p->owned[i] = next;
-    p->sx[i] = (double)p->width / next->width;
-    p->sy[i] = (double)p->height / next->height;
+    p->sx[i] = p->sx[i - 1] * f;
+    p->sy[i] = p->sy[i - 1] * f;
     return 0;
 }
 
@@ -40,10 +92,12 @@ int rt_face_pyramid_create(const rt_image *image, rt_face_pyramid **out)
     p->sx[0] = p->sy[0] = 1.0;
     p->nlevels = 1;
     int err = 0;
-    if (long_side(image) > RT_FACE_ANALYSIS_SIDE) err = add_level(p, RT_FACE_ANALYSIS_SIDE);
+    int L = long_side(image);
+    if (L > RT_FACE_ANALYSIS_SIDE)
+        err = add_level(p, (L + RT_FACE_ANALYSIS_SIDE - 1) / RT_FACE_ANALYSIS_SIDE);
     while (!err && p->nlevels < RT_FACE_PYRAMID_MAX &&
            long_side(p->level[p->nlevels - 1]) / 2 >= MIN_LEVEL_SIDE)
-        err = add_level(p, long_side(p->level[p->nlevels - 1]) / 2);
+        err = add_level(p, 2);
     if (err) {
         rt_face_pyramid_destroy(p);
         return err;

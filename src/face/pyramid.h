@@ -7,9 +7,10 @@
  * level that still has at least one pixel per crop pixel, averaging a few
  * bilinear taps per crop pixel (at most 4x4).
  *
- * Level 0 is the running image itself (not copied); level 1 is an area
- * average with the long side at most RT_FACE_ANALYSIS_SIDE ("analyse small");
- * each further level halves the previous one down to about 128 pixels.
+ * Level 0 is the running image itself (not copied); level 1 averages
+ * blocks of the smallest integer size that brings the long side to at most
+ * RT_FACE_ANALYSIS_SIDE ("analyse small"); each further level halves the
+ * previous one (2x2 blocks) down to about 128 pixels.
  *
  * Ownership: rt_face_pyramid_create() returns a pyramid owned by the caller
  * (rt_face_pyramid_destroy()); it points at the running image, which must
@@ -28,7 +29,8 @@ typedef struct rt_face_pyramid {
     int width, height; /* the running image's size */
     int nlevels;
     const rt_image *level[RT_FACE_PYRAMID_MAX];
-    double sx[RT_FACE_PYRAMID_MAX], sy[RT_FACE_PYRAMID_MAX]; /* running px per level px */
+    double sx[RT_FACE_PYRAMID_MAX],
+        sy[RT_FACE_PYRAMID_MAX]; /* running px per level px (integers) */
     rt_image *owned[RT_FACE_PYRAMID_MAX];
 } rt_face_pyramid;
 

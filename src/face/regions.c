@@ -64,15 +64,18 @@ int rt_mask_polygon(const rt_point2 *pts, int n, float grow_px, float ramp_px, r
     const float band = fabsf(grow_px) + ramp_px / 2 + 1.0f;
     float *dist = malloc((size_t)w * sizeof *dist);
     float *xs = malloc((size_t)n * sizeof *xs);
-    if (!dist || !xs) {
+    signed char *dir = malloc((size_t)n);
+    if (!dist || !xs || !dir) {
         free(dist);
         free(xs);
+        free(dir);
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
     for (int j = 0; j < h; j++) {
         const float py = (float)(y0 + j) + 0.5f;
-        /* crossings of the row through the pixel centres, sorted: even-odd
-         * inside test */
+        /* crossings of the row through the pixel centres, sorted, with the
+         * edge's direction: non-zero winding, so an outline that folds over
+         * itself (features of a turned face) is filled, not holed */
         int k = 0;
         for (int i = 0; i < n; i++) {
             rt_point2 a = pts[i], b = pts[(i + 1) % n];
@@ -81,9 +84,11 @@ int rt_mask_polygon(const rt_point2 *pts, int n, float grow_px, float ramp_px, r
                 int m = k++;
                 while (m > 0 && xs[m - 1] > x) {
                     xs[m] = xs[m - 1];
+                    dir[m] = dir[m - 1];
                     m--;
                 }
                 xs[m] = x;
+                dir[m] = b.y > a.y ? 1 : -1;
             }
         }
         /* exact distance to the outline, only within the band around it */
@@ -102,20 +107,19 @@ int rt_mask_polygon(const rt_point2 *pts, int n, float grow_px, float ramp_px, r
             }
         }
         float *row = dst + (size_t)j * stride;
-        int ci = 0, inside = 0;
+        int ci = 0, winding = 0;
         for (int x = 0; x < w; x++) {
             const float px = (float)(x0 + x) + 0.5f;
-            while (ci < k && xs[ci] <= px) {
-                inside ^= 1;
-                ci++;
-            }
+            while (ci < k && xs[ci] <= px)
+                winding += dir[ci++];
             float d = dist[x] < band ? dist[x] : band;
-            float sd = inside ? d : -d;
+            float sd = winding ? d : -d;
             combine(&row[x], edge_ramp((sd + grow_px) / ramp_px), op);
         }
     }
     free(dist);
     free(xs);
+    free(dir);
     return 0;
 }
 
@@ -131,6 +135,48 @@ void rt_mask_circle(rt_point2 centre, float radius, float ramp_px, rt_mask_op op
             combine(&row[x], edge_ramp((radius - sqrtf(dx * dx + dy * dy)) / ramp_px), op);
         }
     }
+}
+
+static int cmp_point(const void *pa, const void *pb)
+{
+    const rt_point2 *a = pa, *b = pb;
+    if (a->x != b->x) return a->x < b->x ? -1 : 1;
+    return (a->y > b->y) - (a->y < b->y);
+}
+
+static double cross(rt_point2 o, rt_point2 a, rt_point2 b)
+{
+    return ((double)a.x - o.x) * ((double)b.y - o.y) - ((double)a.y - o.y) * ((double)b.x - o.x);
+}
+
+int rt_face_outline(const rt_face *face, rt_point2 *out)
+{
+    /* Andrew's monotone chain over the mesh's points */
+    rt_point2 p[RT_MESH_BASE_POINTS];
+    const int n = RT_MESH_BASE_POINTS;
+    for (int i = 0; i < n; i++)
+        p[i] = rt_face_point(face, i);
+    qsort(p, (size_t)n, sizeof *p, cmp_point);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        while (k >= 2 && cross(out[k - 2], out[k - 1], p[i]) <= 0)
+            k--;
+        out[k++] = p[i];
+    }
+    for (int i = n - 2, lower = k + 1; i >= 0; i--) {
+        while (k >= lower && cross(out[k - 2], out[k - 1], p[i]) <= 0)
+            k--;
+        out[k++] = p[i];
+    }
+    return k - 1; /* the last point repeats the first */
+}
+
+static int face_outline_mask(const rt_face *f, float grow, float ramp, rt_mask_op op, int x0,
+                             int y0, int w, int h, float *dst, size_t stride)
+{
+    rt_point2 hull[RT_MESH_BASE_POINTS + 1];
+    int n = rt_face_outline(f, hull);
+    return rt_mask_polygon(hull, n, grow, ramp, op, x0, y0, w, h, dst, stride);
 }
 
 /* Outline points of a topology list. */
@@ -175,9 +221,9 @@ int rt_face_region_mask(const rt_face *face, rt_face_region region, float feathe
     int err = 0;
     switch (region) {
     case RT_REGION_FACE:
-        return poly(&c, &rt_topo_face_oval, 0, RT_MASK_SET);
+        return face_outline_mask(face, 0, c.ramp, RT_MASK_SET, x0, y0, w, h, dst, stride);
     case RT_REGION_SKIN:
-        err = poly(&c, &rt_topo_face_oval, 0, RT_MASK_SET);
+        err = face_outline_mask(face, 0, c.ramp, RT_MASK_SET, x0, y0, w, h, dst, stride);
         if (!err) err = pair(&c, rt_topo_eye, margin, RT_MASK_MUL_INV, RT_MASK_MUL_INV);
         if (!err) err = pair(&c, rt_topo_brow, margin, RT_MASK_MUL_INV, RT_MASK_MUL_INV);
         if (!err) err = poly(&c, &rt_topo_lips_outer, margin, RT_MASK_MUL_INV);
@@ -239,7 +285,12 @@ int rt_face_region_bounds(const rt_face *face, rt_face_region region, float feat
     switch (region) {
     case RT_REGION_FACE:
     case RT_REGION_SKIN:
-        grow_box(face, &rt_topo_face_oval, b);
+        for (int i = 0; i < RT_MESH_BASE_POINTS; i++) {
+            b[0] = fminf(b[0], face->mesh[i][0]);
+            b[1] = fminf(b[1], face->mesh[i][1]);
+            b[2] = fmaxf(b[2], face->mesh[i][0]);
+            b[3] = fmaxf(b[3], face->mesh[i][1]);
+        }
         break;
     case RT_REGION_EYES:
     case RT_REGION_SCLERA:

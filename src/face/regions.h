@@ -19,8 +19,8 @@
 #include <stddef.h>
 
 typedef enum rt_face_region {
-    RT_REGION_FACE,        /* the face oval (hairline to chin, cheek to cheek) */
-    RT_REGION_SKIN,        /* the oval minus eyes, brows, lips and nostrils (grown 0.75 mm) */
+    RT_REGION_FACE,        /* the face: its outline (rt_face_outline), hairline to chin */
+    RT_REGION_SKIN,        /* the face minus eyes, brows, lips and nostrils (grown 0.75 mm) */
     RT_REGION_EYES,        /* both eye openings (between the lid margins) */
     RT_REGION_SCLERA,      /* eye openings minus the iris discs */
     RT_REGION_IRIS,        /* iris discs inside the eye openings */
@@ -46,8 +46,15 @@ int rt_face_region_mask(const rt_face *face, rt_face_region region, float feathe
 int rt_face_region_bounds(const rt_face *face, rt_face_region region, float feather_mm, int width,
                           int height, int *x0, int *y0, int *w, int *h);
 
+/* The face's outline: the convex hull of the mesh points, in order (the
+ * visible silhouette: a turned face's far-side oval points lie hidden
+ * behind the cheek and nose, so the oval itself folds over).  out needs
+ * room for RT_MESH_BASE_POINTS + 1 points; returns the count. */
+int rt_face_outline(const rt_face *face, rt_point2 *out);
+
 /* Lower level: a closed polygon (n points) grown by grow_px (negative:
- * shrunk), edge ramp ramp_px wide, combined into dst by op. */
+ * shrunk), edge ramp ramp_px wide, combined into dst by op; an outline that
+ * crosses itself is filled by the non-zero winding rule. */
 typedef enum rt_mask_op {
     RT_MASK_SET,     /* dst = m */
     RT_MASK_MUL,     /* dst *= m (intersection) */
