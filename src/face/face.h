@@ -53,6 +53,13 @@ typedef struct rt_face {
     float glasses;   /* probability that the face wears glasses (face/glasses.c) */
 } rt_face;
 
+/* A length on the face in millimetres, in pixels of the running image (the
+ * PLUGINS.md rule: radii and thresholds in physical units). */
+static inline float rt_face_mm(const rt_face *f, float mm)
+{
+    return mm * f->px_per_mm;
+}
+
 static inline rt_point2 rt_face_point(const rt_face *f, int index)
 {
     rt_point2 p = {f->mesh[index][0], f->mesh[index][1]};
