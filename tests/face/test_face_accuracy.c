@@ -638,6 +638,54 @@ static void analysis_follows_geometry_tasks(void **state)
     json_decref(root);
 }
 
+typedef struct progress_log {
+    int analysing, analysing_named, steps;
+    double last;
+    int monotone;
+} progress_log;
+
+static int on_progress(void *user, rt_step step, const char *plugin, double progress)
+{
+    progress_log *log = user;
+    log->steps++;
+    if (step == RT_STEP_ANALYSING) {
+        log->analysing++;
+        log->analysing_named += !strcmp(plugin, "Face Detection");
+    }
+    if (progress < log->last) log->monotone = 0;
+    log->last = progress;
+    return 0;
+}
+
+/* The analysis is the job's "analysing" step, once per job. */
+static void analysis_is_the_analysing_step(void **state)
+{
+    const char *payload = "{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Face Detection\"},"
+                          "{\"Plugin\":\"Face Detection\"}]}";
+    rt_payload *p;
+    assert_int_equal(rt_payload_parse(payload, strlen(payload), &p), 0);
+    progress_log log = {.monotone = 1};
+    rt_job_options opt = {.progress = on_progress, .progress_user = &log};
+    rt_job *job;
+    assert_int_equal(rt_job_create(p, &opt, &job), 0);
+    assert_int_equal(rt_job_run(job, test_data("london_038_800.jpg")), 0);
+    printf("%d progress calls, %d in the analysing step\n", log.steps, log.analysing);
+    /* one analysis reports its start and 4 stages; a second would double it */
+    assert_int_equal(log.analysing, 5);
+    assert_int_equal(log.analysing, log.analysing_named);
+    assert_true(log.monotone);
+    /* the second task reused the first one's analysis: same faces */
+    char *json = rt_job_metadata_json(job);
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    assert_non_null(root);
+    assert_true(json_equal(faces_of(root, 0), faces_of(root, 1)));
+    json_decref(root);
+    free(json);
+    rt_job_destroy(job);
+    rt_payload_destroy(p);
+}
+
 static void missing_model_is_a_clear_error(void **state)
 {
     const char *dir = test_tmp("no-models");
@@ -675,6 +723,7 @@ int main(void)
         cmocka_unit_test(person_mask_separates_person_and_backdrop),
         cmocka_unit_test(face_detection_plugin_writes_faces),
         cmocka_unit_test(analysis_follows_geometry_tasks),
+        cmocka_unit_test(analysis_is_the_analysing_step),
         cmocka_unit_test(missing_model_is_a_clear_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
