@@ -18,11 +18,12 @@ typedef struct rt_tilt_estimate {
     int segments;      /* segments that voted */
 } rt_tilt_estimate;
 
-/* Optional region to ignore (e.g. the person), in image coordinates, as a
- * mask of the analysis size; NULL for none. */
+/* Optional region to ignore (e.g. the person): a mask of any size covering
+ * the whole image; segments touching values above threshold do not vote. */
 typedef struct rt_tilt_hints {
-    const float *ignore; /* 1 = ignore, size analysis_w x analysis_h */
+    const float *ignore; /* ignore_w x ignore_h, row-major; NULL for none */
     int ignore_w, ignore_h;
+    float threshold;
 } rt_tilt_hints;
 
 /* Maximum |tilt| searched, degrees. */

@@ -15,12 +15,13 @@
 #include "core/error.h"
 #include "filters/crop_geometry.h"
 #include "filters/tilt.h"
+#include "face/analysis.h"
 
 #include <math.h>
 
 enum { MODE_MANUAL, MODE_AI, MODE_PERSON };
 
-/* AI straightening acts only on a confident estimate inside this range:
+/* AI and Person straightening act only on a confident estimate in this range:
  * smaller tilts are noise, larger ones are deliberate (Dutch angle). */
 #define AI_MIN_CONFIDENCE 0.3
 #define AI_MIN_DEG 0.15
@@ -40,6 +41,27 @@ static double requested_aspect(const rt_task *t, int w, int h)
     }
 }
 
+/* Person mode: straighten the subject: the eye line and the face's vertical
+ * axis (eyes to chin) of the largest face, which must agree.  People tilt
+ * their heads on purpose, so this is only used when asked for. */
+static int person_tilt(const rt_face_analysis *a, double *angle, double *confidence)
+{
+    if (!a || a->nfaces == 0)
+        return -1;
+    const rt_face *f = &a->faces[0];
+    double eye_line = -f->roll * 180.0 / M_PI; /* rotation that levels the eyes */
+    rt_point2 r = f->eye[RT_EYE_RIGHT].iris_center, l = f->eye[RT_EYE_LEFT].iris_center;
+    rt_point2 chin = rt_face_point(f, 152);
+    double mx = 0.5 * (r.x + l.x), my = 0.5 * (r.y + l.y);
+    /* the downward axis turned counter-clockwise by phi points to (sin phi, cos phi) */
+    double axis = -atan2(chin.x - mx, chin.y - my) * 180.0 / M_PI;
+    *angle = 0.5 * (eye_line + axis);
+    /* agreement of the two cues and the detector's certainty */
+    double spread = fabs(eye_line - axis);
+    *confidence = f->score * (spread < 1.0 ? 1.0 : (spread > 6.0 ? 0.0 : (6.0 - spread) / 5.0));
+    return 0;
+}
+
 static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 {
     const rt_task *t = ctx->task;
@@ -49,20 +71,38 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     int applied = 1;
     const char *mode_name = mode == MODE_MANUAL ? "Manual" : mode == MODE_AI ? "AI" : "Person";
 
+    const rt_face_analysis *faces = NULL;
+    if (mode != MODE_MANUAL && rt_plugin_face_analysis(ctx, &faces) != 0) {
+        /* the scene lines still work without the person mask */
+        rt_plugin_warn(ctx, "face analysis unavailable (%s); straightening from all lines",
+                       rt_error_message());
+        faces = NULL;
+    }
     if (mode == MODE_PERSON) {
-        rt_plugin_warn(ctx, "Person straightening needs face analysis, which this build does "
-                            "not have yet; straightened from scene lines (AI) instead");
-        mode = MODE_AI;
+        if (person_tilt(faces, &angle, &confidence) != 0) {
+            rt_plugin_warn(ctx, "no face found for Person straightening; used scene lines (AI)");
+            mode = MODE_AI;
+        }
     }
     if (mode == MODE_MANUAL) {
         angle = rt_task_number(t, "User Params/Angle");
-    } else {
+    } else if (mode == MODE_AI) {
+        rt_tilt_hints hints = {0};
+        if (faces && faces->person) {
+            /* lines on the person (clothes, arms) are not the scene's */
+            hints.ignore = faces->person->low;
+            hints.ignore_w = faces->person->low_w;
+            hints.ignore_h = faces->person->low_h;
+            hints.threshold = 0.5f;
+        }
         rt_tilt_estimate est;
-        int err = rt_estimate_tilt(im, NULL, &est);
+        int err = rt_estimate_tilt(im, hints.ignore ? &hints : NULL, &est);
         if (err)
             return err;
         angle = est.angle_deg;
         confidence = est.confidence;
+    }
+    if (mode != MODE_MANUAL) {
         if (confidence < AI_MIN_CONFIDENCE || fabs(angle) > AI_MAX_DEG ||
             fabs(angle) < AI_MIN_DEG) {
             applied = 0;
@@ -71,7 +111,7 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
                                "predicted tilt %.2f degrees (confidence %.2f) not applied: %s",
                                angle, confidence,
                                fabs(angle) > AI_MAX_DEG ? "too large to be an accident"
-                                                        : "too few straight lines agree");
+                                                        : "too few cues agree");
         }
     }
     double applied_angle = applied ? angle : 0.0;
