@@ -102,7 +102,7 @@ typedef int (*rt_progress_fn)(void *user, rt_step step, const char *plugin, doub
 typedef struct rt_job_options {
     double max_megapixels;    /* 0: RT_DEFAULT_MAX_MEGAPIXELS */
     int threads;              /* OpenMP threads for this job; 0: all cores */
-    const char *models_dir;   /* NULL: $RETOUCH_MODELS_DIR or <source>/models */
+    const char *models_dir;   /* NULL: $RT_MODELS_DIR or <source>/models */
     const char *input_name;   /* original file name, for messages; NULL: the path */
     rt_progress_fn progress;  /* optional */
     void *progress_user;

@@ -269,7 +269,18 @@ static void *collect_field(VipsImage *im, const char *name, GValue *value, void 
     memset(f, 0, sizeof *f);
     f->name = strdup(name);
     g_value_init(&f->value, G_VALUE_TYPE(value));
-    g_value_copy(value, &f->value);
+    if (G_VALUE_TYPE(value) == VIPS_TYPE_BLOB) {
+        /* a deep copy: some loaders (HEIF) hand out blobs whose bytes die
+         * with the loaded image */
+        size_t len;
+        const void *data = vips_area_get_data(VIPS_AREA(g_value_get_boxed(value)), &len, NULL,
+                                              NULL, NULL);
+        VipsBlob *copy = vips_blob_copy(data, len);
+        g_value_set_boxed(&f->value, copy);
+        vips_area_unref(VIPS_AREA(copy));
+    } else {
+        g_value_copy(value, &f->value);
+    }
     l->n++;
     (void)im;
     return NULL;
