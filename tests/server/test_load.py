@@ -183,6 +183,9 @@ class Load(unittest.TestCase):
         rss["stop"] = True
         sampler.join()
         rss_end = rss_bytes(pid)
+        metrics = Client(server.port, token).request("GET", "/metrics")[2].decode()
+        requests = sum(int(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                       if line.startswith("retouchd_http_requests_total{"))
         rc = server.stop()
         server.check_clean_exit(self, rc)
 
@@ -204,6 +207,7 @@ class Load(unittest.TestCase):
             "server_wall_s": round(server_wall, 2),
             "server_jobs_per_s": round(JOBS / server_wall, 2),
             "server_cpu_s": round(server_cpu, 2),
+            "http_requests": requests,  # starts, status polls (every 0.1 s), downloads
             "cli_wall_s": round(cli_wall, 2),
             "cli_jobs_per_s": round(JOBS / cli_wall, 2),
             "cli_cpu_s": round(cli_cpu, 2),
