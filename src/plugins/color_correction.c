@@ -27,6 +27,8 @@
 #include "core/colour.h"
 #include "core/error.h"
 #include "core/quantize.h"
+#include "face/analysis.h"
+#include "face/regions.h"
 #include "filters/blur.h"
 #include "filters/resample.h"
 
@@ -335,8 +337,128 @@ static void damp_correction(double e[3], rt_plugin_ctx *ctx)
     normalise_rgb(e);
 }
 
+/* What the faces tell the white balance: the colour of their skin as shot,
+ * so that skin anywhere (face, neck, arms, hands) is recognised under any
+ * cast and left out of the neutral evidence, and so that the correction can
+ * be checked against it. */
+typedef struct face_cues {
+    int have_skin;
+    double skin_lr, skin_lb; /* median log(R/G), log(B/G) of face skin, linear */
+} face_cues;
+
+#define MAX_SKIN_SAMPLES 200000
+
+static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, face_cues *fc)
+{
+    memset(fc, 0, sizeof *fc);
+    if (!fa || fa->nfaces == 0)
+        return;
+    float *lr = malloc(MAX_SKIN_SAMPLES * sizeof *lr), *lb = malloc(MAX_SKIN_SAMPLES * sizeof *lb);
+    if (!lr || !lb) {
+        free(lr);
+        free(lb);
+        return;
+    }
+    size_t n = 0;
+    for (int k = 0; k < fa->nfaces && k < 4; k++) {
+        const rt_face *f = &fa->faces[k];
+        int x0, y0, w, h;
+        if (n >= MAX_SKIN_SAMPLES ||
+            !rt_face_region_bounds(f, RT_REGION_SKIN, 0.0f, im->width, im->height, &x0, &y0, &w,
+                                   &h))
+            continue;
+        float *mask = rt_alloc_floats((size_t)w * h);
+        if (!mask || rt_face_region_mask(f, RT_REGION_SKIN, 0.0f, x0, y0, w, h, mask, (size_t)w)) {
+            rt_free(mask);
+            continue;
+        }
+        int step = (int)fmax(1.0, sqrt((double)w * h / 40000.0));
+        for (int y = 0; y < h && n < MAX_SKIN_SAMPLES; y += step)
+            for (int x = 0; x < w && n < MAX_SKIN_SAMPLES; x += step) {
+                if (mask[(size_t)y * w + x] < 0.95f)
+                    continue;
+                size_t i = (size_t)(y + y0) * im->width + (size_t)(x + x0);
+                float r = rt_srgb_to_linear(rt_image_plane(im, 0)[i]),
+                      g = rt_srgb_to_linear(rt_image_plane(im, 1)[i]),
+                      b = rt_srgb_to_linear(rt_image_plane(im, 2)[i]);
+                if (g < 0.003f || r > 0.97f || g > 0.97f || b > 0.97f || r <= 0 || b <= 0)
+                    continue;
+                /* shifted into [0, 2) for the histogram percentile */
+                lr[n] = (float)(log(r / g) + 1.0);
+                lb[n] = (float)(log(b / g) + 1.0);
+                n++;
+            }
+        rt_free(mask);
+    }
+    if (n >= 200) {
+        fc->have_skin = 1;
+        fc->skin_lr = percentile(lr, n, 0.5) - 1.0;
+        fc->skin_lb = percentile(lb, n, 0.5) - 1.0;
+    }
+    free(lr);
+    free(lb);
+}
+
+/* Under any light, pixels with the face skin's chromaticity are skin. */
+static int skin_like(const face_cues *fc, float r, float g, float b)
+{
+    if (!fc || !fc->have_skin || r <= 0 || g <= 0 || b <= 0)
+        return 0;
+    double dr = log(r / g) - fc->skin_lr, db = log(b / g) - fc->skin_lb;
+    return dr * dr + db * db < 0.15 * 0.15;
+}
+
+/* Lab hue angle (degrees) of the face skin once the illuminant e is removed. */
+static double corrected_skin_hue(const face_cues *fc, const double e[3])
+{
+    float r = (float)(exp(fc->skin_lr) / e[0]), g = (float)(1.0 / e[1]),
+          b = (float)(exp(fc->skin_lb) / e[2]);
+    float y = rt_luminance(r, g, b), L, A, B;
+    rt_linear_rgb_to_lab(0.3f * r / y, 0.3f * g / y, 0.3f * b / y, &L, &A, &B);
+    return atan2(B, A) * 180.0 / M_PI;
+}
+
+/* Skin, whatever its tone, sits in the orange-red hue sector once the light
+ * is neutral (ALGORITHMS.md §17.1): a correction that leaves the face's
+ * skin outside it is wrong somewhere (a coloured backdrop, a gel), so it is
+ * reduced toward no correction until the skin is plausible again. */
+#define SKIN_HUE_MIN 15.0
+#define SKIN_HUE_MAX 80.0
+
+static void check_skin_locus(const face_cues *fc, double e[3], rt_plugin_ctx *ctx)
+{
+    if (!fc || !fc->have_skin)
+        return;
+    double hue = corrected_skin_hue(fc, e);
+    if (hue >= SKIN_HUE_MIN && hue <= SKIN_HUE_MAX)
+        return;
+    double le[3] = {log(e[0] / e[1]), 0.0, log(e[2] / e[1])};
+    for (double t = 0.9; t >= -1e-9; t -= 0.1) {
+        double et[3] = {exp(t * le[0]), 1.0, exp(t * le[2])};
+        normalise_rgb(et);
+        double h = corrected_skin_hue(fc, et);
+        if ((h >= SKIN_HUE_MIN && h <= SKIN_HUE_MAX) || t < 0.05) {
+            rt_plugin_warn(ctx,
+                           "white balance reduced to %.0f %%: the full correction would turn "
+                           "the skin's hue to %.0f degrees",
+                           100 * t, hue);
+            memcpy(e, et, sizeof et);
+            return;
+        }
+    }
+}
+
+/* Evidence for a full-strength white balance: the share of the frame that
+ * may be neutral, and the log-chroma spread within which the estimators
+ * agree (grey edge runs about 0.1 cooler than the others on neutral studio
+ * shots; 0.15 is about 6 degrees, 0.3 more is no agreement at all). */
+#define WB_FULL_EVIDENCE 0.15
+#define WB_AGREE 0.15
+#define WB_DISAGREE 0.3
+
 /* Estimated illuminant colour (unit vector), or grey when unsure. */
-static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin_ctx *ctx)
+static void estimate_illuminant(const cc_analysis *a, const face_cues *fc, double illum[3],
+                                rt_plugin_ctx *ctx)
 {
     double e[3] = {1, 1, 1};
     unsigned char *use = malloc(a->n);
@@ -347,12 +469,15 @@ static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin
      * estimate, which the first round improves */
     double est[3][3];
     int ok[3] = {0, 0, 0};
+    double used = 0.0, lr[3] = {0}, lb[3] = {0};
+    int k = 0;
     for (int round = 0; round < 2; round++) {
         size_t n = 0;
         for (size_t i = 0; i < a->n; i++) {
             /* round 0 only drops saturated colours: skin is judged under the
              * first estimate, not under the cast */
             use[i] = a->valid[i] &&
+                     !skin_like(fc, a->r[i], a->g[i], a->b[i]) &&
                      (round == 0 ? !saturated_colour(a->r[i], a->g[i], a->b[i])
                                  : !excluded_colour(a->r[i], a->g[i], a->b[i], e));
             n += use[i];
@@ -366,8 +491,8 @@ static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin
         ok[0] = shades_of_grey(a, use, est[0]) == 0;
         ok[1] = grey_edge(a, use, est[1]) == 0;
         ok[2] = grey_pixels(a, use, est[2]) == 0;
-        double lr[3], lb[3];
-        int k = 0;
+        used = (double)n / (double)a->n;
+        k = 0;
         for (int m = 0; m < 3; m++)
             if (ok[m]) {
                 lr[k] = log(est[m][0] / est[m][1]);
@@ -390,7 +515,30 @@ static void estimate_illuminant(const cc_analysis *a, double illum[3], rt_plugin
         normalise_rgb(e);
     }
     free(use);
+    /* Trust: how much of the frame was neutral evidence, and whether the
+     * three estimators agree.  A close-up that is all face, hair and a dark
+     * backdrop gets a gentle correction, not a confident wrong one. */
+    double spread = 0.0;
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++)
+            spread = fmax(spread, hypot(lr[i] - lr[j], lb[i] - lb[j]));
+    double trust = fmin(1.0, used / WB_FULL_EVIDENCE) *
+                   (spread <= WB_AGREE ? 1.0
+                                       : fmax(0.0, 1.0 - (spread - WB_AGREE) / WB_DISAGREE));
+    if (trust < 1.0) {
+        double le0 = log(e[0] / e[1]), le2 = log(e[2] / e[1]);
+        e[0] = exp(trust * le0);
+        e[1] = 1.0;
+        e[2] = exp(trust * le2);
+        normalise_rgb(e);
+        if (trust < 0.5)
+            rt_plugin_warn(ctx,
+                           "little neutral evidence in the frame: white balance corrected "
+                           "gently (%.0f %% of the estimate)",
+                           100 * trust);
+    }
     damp_correction(e, ctx);
+    check_skin_locus(fc, e, ctx);
     memcpy(illum, e, sizeof e);
 }
 
@@ -676,8 +824,17 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         }
         rt_plugin_progress(ctx, 0.3);
         if (mode >= MODE_EXPOSURE_WB) {
+            const rt_face_analysis *fa = NULL;
+            if (rt_plugin_face_analysis(ctx, &fa) != 0) {
+                rt_plugin_warn(ctx, "face analysis unavailable (%s): white balance without "
+                                    "face cues",
+                               rt_error_message());
+                fa = NULL;
+            }
+            face_cues fc;
+            gather_face_cues(ctx->image, fa, &fc);
             double illum[3];
-            estimate_illuminant(&a, illum, ctx);
+            estimate_illuminant(&a, &fc, illum, ctx);
             wb_gains(illum, cc.wb);
             json_object_set_new(meta, "illuminant",
                                 json_pack("[f,f,f]", illum[0], illum[1], illum[2]));
