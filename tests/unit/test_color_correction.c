@@ -2,6 +2,8 @@
  * exposure offsets recovered, skin tones not equalised, manual offsets. */
 #include "core/colour.h"
 #include "core/error.h"
+#include "face/analysis.h"
+#include "face/regions.h"
 #include "io/image_io.h"
 #include "retouch.h"
 #include "test_util.h"
@@ -295,6 +297,63 @@ static void test_modes_and_manual_offsets(void **state)
     rt_decoded_destroy(grey);
 }
 
+/* A coloured backdrop is not a coloured light: with the backdrop of a
+ * neutral studio portrait painted green, the white balance must not turn
+ * the face magenta (the skin-hue check). */
+static void test_coloured_backdrop_spares_skin(void **state)
+{
+    (void)state;
+    const char *in = test_data("london_012_800.jpg");
+    rt_decoded *d = test_decode(in);
+    rt_face_models *models;
+    assert_int_equal(rt_face_models_acquire(NULL, &models), 0);
+    rt_face_analysis *a;
+    assert_int_equal(rt_face_analysis_create(d->image, models, NULL, NULL, &a), 0);
+    rt_face_models_release(models);
+    assert_true(a->nfaces >= 1);
+    const double green[3] = {0.8, 1.25, 0.8};
+    rt_image *painted;
+    assert_int_equal(rt_image_copy(d->image, &painted), 0);
+    for (int y = 0; y < painted->height; y++)
+        for (int x = 0; x < painted->width; x++) {
+            float p = rt_person_mask_at(a->person, x, y);
+            size_t i = (size_t)y * painted->width + x;
+            for (int c = 0; c < 3; c++) {
+                float *v = &rt_image_plane(painted, c)[i];
+                double l = rt_srgb_to_linear_exact(*v), k = 1.0 + (1.0 - p) * (green[c] - 1.0);
+                *v = rt_linear_to_srgb_exact((float)fmin(1.0, l * k));
+            }
+        }
+    const char *path = test_tmp("green_backdrop.png");
+    test_write_image(painted, path);
+    rt_decoded *out = run_cc(WB_PAYLOAD, path, "green_fixed.png");
+    /* mean face skin colour before and after */
+    int x0, y0, w, h;
+    assert_true(rt_face_region_bounds(&a->faces[0], RT_REGION_SKIN, 0, d->image->width,
+                                      d->image->height, &x0, &y0, &w, &h));
+    float *mask = malloc(sizeof(float) * w * h);
+    rt_face_region_mask(&a->faces[0], RT_REGION_SKIN, 0, x0, y0, w, h, mask, w);
+    double before[3] = {0}, after[3] = {0};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            if (mask[y * w + x] < 0.99f)
+                continue;
+            size_t i = (size_t)(y + y0) * d->image->width + x + x0;
+            for (int c = 0; c < 3; c++) {
+                before[c] += rt_srgb_to_linear_exact(rt_image_plane(painted, c)[i]);
+                after[c] += rt_srgb_to_linear_exact(rt_image_plane(out->image, c)[i]);
+            }
+        }
+    double shift = residual_angle(before, after);
+    printf("green backdrop: face skin colour moved %.2f degrees\n", shift);
+    assert_true(shift < 3.0);
+    free(mask);
+    rt_decoded_destroy(out);
+    rt_image_destroy(painted);
+    rt_face_analysis_destroy(a);
+    rt_decoded_destroy(d);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -310,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_exposure_recovered),
         cmocka_unit_test(test_skin_tones_not_equalised),
         cmocka_unit_test(test_modes_and_manual_offsets),
+        cmocka_unit_test(test_coloured_backdrop_spares_skin),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
