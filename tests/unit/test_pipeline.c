@@ -155,7 +155,8 @@ static const char *ALL_LAYERS =
     "{\"Plugin\":\"Dodge Burn\",\"Layer\":1,\"Alpha1\":2},"
     "{\"Plugin\":\"Skin Mask\",\"Layer\":1},"
     "{\"Plugin\":\"Mattifier\",\"Layer\":1,\"Alpha1\":0.7},"
-    "{\"Plugin\":\"Crop\",\"Layer\":1,\"User Params\":{\"AutoStraightenMode\":\"AI\"}},"
+    /* metadata only (Layer 1), and no geometry with Layer 0 either */
+    "{\"Plugin\":\"Crop\",\"Layer\":1,\"User Params\":{\"AutoStraightenMode\":\"Manual\"}},"
     "{\"Plugin\":\"Glasses Anti Glare\",\"Layer\":1,\"Glasses Glare Removal\":1}]}";
 
 static void test_compositing_invariant(void **state)
