@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/quantize.h"
+#include "io/jpeg_writer.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -579,10 +580,40 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
     return -1;
 }
 
+static int write_whole_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return rt_error(RT_ERR_IO, "cannot write %s", path);
+    int bad = fwrite(data, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    return bad ? rt_error(RT_ERR_IO, "cannot write %s (disk full?)", path) : 0;
+}
+
 static int encode(const rt_planes *src, const rt_encode_params *ep, const char *path, void **buf,
                   size_t *len)
 {
     rt_dither_init();
+    int whole = (src->canvas_w <= 0 || src->canvas_w == src->width) &&
+                (src->canvas_h <= 0 || src->canvas_h == src->height) && src->x0 == 0 &&
+                src->y0 == 0 && !src->add_alpha;
+    if (ep->format == RT_FMT_JPEG && whole) {
+        /* our own parallel encoder: JPEG's serial entropy coding would
+         * otherwise be the slowest step of a job */
+        void *jpeg;
+        size_t jlen;
+        int err = rt_jpeg_encode(src, 95, ep->dither, ep->meta, &jpeg, &jlen);
+        if (err)
+            return err;
+        if (path) {
+            err = write_whole_file(path, jpeg, jlen);
+            g_free(jpeg);
+            return err;
+        }
+        *buf = jpeg;
+        *len = jlen;
+        return 0;
+    }
     encode_ctx ctx;
     VipsImage *im = planes_image(src, ep, &ctx);
     if (!im) {

@@ -335,6 +335,64 @@ static void test_bad_files(void **state)
     assert_int_equal(rt_http_status(RT_ERR_IMAGE), 400);
 }
 
+/* The parallel JPEG writer (restart-marker strips) decodes to exactly the
+ * pixels of libvips's serial encoder at the same settings, for sizes that
+ * cut MCUs and strips anywhere, in colour and grey. */
+static void test_parallel_jpeg_matches_serial(void **state)
+{
+    (void)state;
+    VipsImage *src = vips_image_new_from_file(test_data("mary_900.jpg"), NULL);
+    assert_non_null(src);
+    const int sizes[][2] = {{900, 673}, {257, 1201}, {1203, 515}, {9, 9}, {8, 2000}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int grey = 0; grey < 2; grey++) {
+            VipsImage *sized, *im;
+            assert_int_equal(vips_resize(src, &sized, (double)sizes[k][0] / src->Xsize, "vscale",
+                                         (double)sizes[k][1] / src->Ysize, NULL),
+                             0);
+            if (grey)
+                assert_int_equal(vips_colourspace(sized, &im, VIPS_INTERPRETATION_B_W, NULL), 0);
+            else
+                assert_int_equal(vips_copy(sized, &im, NULL), 0);
+            const char *png = test_tmp("src.png");
+            assert_int_equal(vips_pngsave(im, png, NULL), 0);
+            const char *serial = test_tmp("serial.jpg");
+            assert_int_equal(vips_jpegsave(im, serial, "Q", 95, "subsample_mode",
+                                           VIPS_FOREIGN_SUBSAMPLE_OFF, NULL),
+                             0);
+            rt_decoded *d = test_decode(png);
+            rt_planes p = rt_planes_of(d->image, NULL);
+            if (grey)
+                p.n = 1;
+            rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+            const char *par = test_tmp("parallel.jpg");
+            assert_int_equal(rt_encode_file(&p, &ep, par), 0);
+            VipsImage *a = vips_image_new_from_file(serial, NULL);
+            VipsImage *b = vips_image_new_from_file(par, NULL);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_int_equal(a->Xsize, b->Xsize);
+            assert_int_equal(a->Ysize, b->Ysize);
+            assert_int_equal(a->Bands, b->Bands);
+            double diff;
+            VipsImage *dd, *ad;
+            assert_int_equal(vips_subtract(a, b, &dd, NULL), 0);
+            assert_int_equal(vips_abs(dd, &ad, NULL), 0);
+            assert_int_equal(vips_max(ad, &diff, NULL), 0);
+            if (diff != 0)
+                fail_msg("%dx%d %s: parallel JPEG differs from serial by %g", sizes[k][0],
+                         sizes[k][1], grey ? "grey" : "colour", diff);
+            g_object_unref(ad);
+            g_object_unref(dd);
+            g_object_unref(a);
+            g_object_unref(b);
+            rt_decoded_destroy(d);
+            g_object_unref(im);
+            g_object_unref(sized);
+        }
+    g_object_unref(src);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -353,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_webp_grey_alpha),
         cmocka_unit_test(test_megapixel_limit_from_header),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_parallel_jpeg_matches_serial),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
