@@ -41,9 +41,12 @@ static inline size_t rt_image_pixels(const rt_image *im)
     return (size_t)im->width * (size_t)im->height;
 }
 
-/* Aligned allocation of n floats (64-byte aligned); free with rt_free(). */
+/* Aligned allocation of n floats (64-byte aligned); free with rt_free(),
+ * never free(): large blocks are recycled (see image.c). */
 float *rt_alloc_floats(size_t n);
 void *rt_alloc_aligned(size_t bytes);
 void rt_free(void *p);
+/* Returns the recycled blocks waiting for reuse to the system. */
+void rt_memory_trim(void);
 
 #endif

@@ -75,6 +75,11 @@ static void analysis_progress(void *user, double fraction)
                   PROGRESS_READ_END + span * ((double)job->current_task + 0.5 * fraction));
 }
 
+rt_image *rt_plugin_writable_image(rt_plugin_ctx *ctx)
+{
+    return ctx->job->running;
+}
+
 int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out)
 {
     rt_job *job = ctx->job;
@@ -215,7 +220,8 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
     if (!err && job->cancelled)
         err = rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     if (err) {
-        rt_image_destroy(out.layer);
+        if (out.layer != job->running)
+            rt_image_destroy(out.layer);
         rt_image_destroy(out.replace);
         rt_free(out.replace_alpha);
         json_decref(out.metadata);
@@ -256,7 +262,11 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         int opaque_full = out.layer->channels == 3 && out.x == 0 && out.y == 0 &&
                           out.layer->width == job->running->width &&
                           out.layer->height == job->running->height;
-        if (!err && t->spec->blend == RT_BLEND_NORMAL && opaque_full) {
+        if (out.layer == job->running) {
+            /* written in place (rt_plugin_writable_image): already the new image */
+            out.layer = NULL;
+            *changed = 1;
+        } else if (!err && t->spec->blend == RT_BLEND_NORMAL && opaque_full) {
             /* an opaque full-size normal layer is the new image: no copy */
             rt_image *old = job->running;
             job->running = out.layer;

@@ -367,20 +367,22 @@ static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, fac
             !rt_face_region_bounds(f, RT_REGION_SKIN, 0.0f, im->width, im->height, &x0, &y0, &w,
                                    &h))
             continue;
-        float *mask = rt_alloc_floats((size_t)w * h);
-        if (!mask || rt_face_region_mask(f, RT_REGION_SKIN, 0.0f, x0, y0, w, h, mask, (size_t)w)) {
-            rt_free(mask);
-            continue;
-        }
+        /* a sample grid of about 200 x 200 points: the mask is rasterised
+         * only on the sampled rows */
         int step = (int)fmax(1.0, sqrt((double)w * h / 40000.0));
-        for (int y = 0; y < h && n < MAX_SKIN_SAMPLES; y += step)
+        float *row = rt_alloc_floats((size_t)w);
+        if (!row)
+            continue;
+        for (int y = 0; y < h && n < MAX_SKIN_SAMPLES; y += step) {
+            if (rt_face_region_mask(f, RT_REGION_SKIN, 0.0f, x0, y0 + y, w, 1, row, (size_t)w))
+                break;
             for (int x = 0; x < w && n < MAX_SKIN_SAMPLES; x += step) {
-                if (mask[(size_t)y * w + x] < 0.95f)
+                if (row[x] < 0.95f)
                     continue;
-                size_t i = (size_t)(y + y0) * im->width + (size_t)(x + x0);
-                float r = rt_srgb_to_linear(rt_image_plane(im, 0)[i]),
-                      g = rt_srgb_to_linear(rt_image_plane(im, 1)[i]),
-                      b = rt_srgb_to_linear(rt_image_plane(im, 2)[i]);
+                size_t idx = (size_t)(y + y0) * im->width + (size_t)(x + x0);
+                float r = rt_srgb_to_linear(rt_image_plane(im, 0)[idx]),
+                      g = rt_srgb_to_linear(rt_image_plane(im, 1)[idx]),
+                      b = rt_srgb_to_linear(rt_image_plane(im, 2)[idx]);
                 if (g < 0.003f || r > 0.97f || g > 0.97f || b > 0.97f || r <= 0 || b <= 0)
                     continue;
                 /* shifted into [0, 2) for the histogram percentile */
@@ -388,7 +390,8 @@ static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, fac
                 lb[n] = (float)(log(b / g) + 1.0);
                 n++;
             }
-        rt_free(mask);
+        }
+        rt_free(row);
     }
     if (n >= 200) {
         fc->have_skin = 1;
@@ -734,13 +737,11 @@ static inline float min3f(float a, float b, float c)
     return m < c ? m : c;
 }
 
-/* Writes the corrected image, already rounded to the output precision
- * (bits), in one pass. */
-static int apply_correction(const rt_image *im, const cc_correction *cc, int bits, rt_image **out)
+/* Writes the corrected image into out (which may be im itself: each row is
+ * read before it is written), rounded to the output precision (bits), in
+ * one pass. */
+static void apply_correction(const rt_image *im, const cc_correction *cc, int bits, rt_image *out)
 {
-    int err = rt_image_create_uninit(im->width, im->height, 3, out);
-    if (err)
-        return err;
     float out_lut[RT_COLOUR_LUT_SIZE + 2];
     build_output_lut((float)cc->contrast, out_lut);
     const float g[3] = {(float)cc->gain[0], (float)cc->gain[1], (float)cc->gain[2]};
@@ -756,8 +757,8 @@ static int apply_correction(const rt_image *im, const cc_correction *cc, int bit
         const size_t row = (size_t)y * w;
         const float *in[3] = {rt_image_plane(im, 0) + row, rt_image_plane(im, 1) + row,
                               rt_image_plane(im, 2) + row};
-        float *o[3] = {rt_image_plane(*out, 0) + row, rt_image_plane(*out, 1) + row,
-                       rt_image_plane(*out, 2) + row};
+        float *o[3] = {rt_image_plane(out, 0) + row, rt_image_plane(out, 1) + row,
+                       rt_image_plane(out, 2) + row};
         /* gains in linear light, channel by channel (vectorises) */
         for (int c = 0; c < 3; c++)
             for (int x = 0; x < w; x++)
@@ -791,7 +792,6 @@ static int apply_correction(const rt_image *im, const cc_correction *cc, int bit
         for (int c = 0; c < 3; c++)
             rt_quantize_row(o[c], w, 0, y, c, bits);
     }
-    return 0;
 }
 
 static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
@@ -867,8 +867,11 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
                    cc.vibrance == 0;
     if (identity)
         return 0;
+    /* pointwise: corrected in place, no second full-size image */
+    out->layer = rt_plugin_writable_image(ctx);
     out->quantized = 1;
-    return apply_correction(ctx->image, &cc, ctx->bits, &out->layer);
+    apply_correction(ctx->image, &cc, ctx->bits, out->layer);
+    return 0;
 }
 
 const rt_plugin rt_plugin_color_correction = {

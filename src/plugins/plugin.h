@@ -58,6 +58,13 @@ struct rt_plugin_ctx {
 
 /* Adds a warning to result.json ("tasks[2] (Crop): ..." prefix added). */
 void rt_plugin_warn(rt_plugin_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For pointwise plugins whose result is an opaque, full-size, normal layer
+ * (Color Correction): the running image itself, to overwrite in place once
+ * the plugin has read what it needs; return it as out->layer.  Saves a
+ * full-size allocation (288 MB at 24 MP).  If run() then fails, the job
+ * fails: the image may be half written. */
+rt_image *rt_plugin_writable_image(rt_plugin_ctx *ctx);
+
 /* Reports progress inside the task, fraction in [0,1]. */
 void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction);
 

@@ -2,6 +2,7 @@
 #include "server/workers.h"
 
 #include "core/error.h"
+#include "core/image.h"
 #include "retouch.h"
 #include "server/clock.h"
 #include "server/datadir.h"
@@ -21,6 +22,8 @@
 
 /* First retry after a transient failure; doubles per try. */
 #define RETRY_DELAY_MS 2000
+/* Idle this long, a worker returns the recycled image buffers (core/image.h). */
+#define IDLE_TRIM_MS 60000
 /* Progress is written to the store when the step or task changes, or when
  * it moved this many points: status polls see it move, the store is not
  * written on every report. */
@@ -251,6 +254,8 @@ static void *worker_main(void *arg)
     worker *me = arg;
     rd_workers *w = me->pool;
     rd_store *store = w->srv->store;
+    int64_t last_job_ms = rd_now_ms();
+    int trimmed = 1;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         int stopping = w->stopping;
@@ -270,10 +275,19 @@ static void *worker_main(void *arg)
         w->running--;
         pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->lock);
-        if (claimed == 1) continue;
+        if (claimed == 1) {
+            last_job_ms = rd_now_ms();
+            trimmed = 0;
+            continue;
+        }
         /* Nothing to run: sleep until notified, until a delayed job is due,
          * or a second at most (jobs may come from another process). */
         int64_t now = rd_now_ms(), next = INT64_MAX;
+        if (!trimmed && now - last_job_ms > IDLE_TRIM_MS) {
+            /* a quiet server gives back the image buffers kept for reuse */
+            rt_memory_trim();
+            trimmed = 1;
+        }
         if (claimed == 0) rd_store_job_next_run_ms(store, &next);
         int64_t until = next < now + 1000 ? next : now + 1000;
         pthread_mutex_lock(&w->lock);
