@@ -102,13 +102,14 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("{\"input\": \"%s\", \"payload\": \"%s\", \"init_ms\": %.2f, \"parse_ms\": %.3f, "
-           "\"stages\": {",
+           "\"stages\": [",
            argv[1], argv[2], t_init - t0, t_parse - t_init);
-    /* each mark lasts until the next one (the last until the end) */
+    /* each mark lasts until the next one (the last until the end); a step
+     * that comes back (processing, analysing, processing) is listed twice */
     for (int i = 0; i < m.n; i++)
-        printf("%s\"%s\": %.2f", i ? ", " : "", m.what[i],
+        printf("%s[\"%s\", %.2f]", i ? ", " : "", m.what[i],
                (i + 1 < m.n ? m.t[i + 1] : t_end) - m.t[i]);
-    printf("}, \"job_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", t_end - t_parse,
+    printf("], \"job_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", t_end - t_parse,
            ru.ru_maxrss / 1024.0);
     return 0;
 }

@@ -85,12 +85,13 @@ def main():
             }
             for name, pl in (("color_correction_full", cc), ("crop_ai_4x5", crop),
                              ("crop_rotate_3_5deg", rotate)):
-                samples = [engine_stages(inp, pl, out) for _ in range(max(1, RUNS // 2))]
-                plugin_ms = []
+                samples = [engine_stages(inp, pl, out) for _ in range(RUNS)]
+                plugin_ms, analysis_ms = [], []
                 for s in samples:
-                    plugin_ms.append(sum(v for k, v in s["stages"].items()
-                                         if k.startswith("processing:")))
+                    plugin_ms.append(sum(v for k, v in s["stages"] if k.startswith("processing:")))
+                    analysis_ms.append(sum(v for k, v in s["stages"] if k.startswith("analysing:")))
                 entry[name] = {"plugin_ms_median": round(statistics.median(plugin_ms), 1),
+                               "face_analysis_ms_median": round(statistics.median(analysis_ms), 1),
                                "peak_rss_mb": max(s["peak_rss_mb"] for s in samples),
                                "stages": samples[-1]["stages"]}
             # peer for the rotation: libvips's own rotate (bilinear by

@@ -50,6 +50,9 @@ typedef struct cc_analysis {
     size_t n;
     float *r, *g, *b; /* linear planes */
     unsigned char *valid;
+    /* computed once for the white-balance rounds (NULL until then) */
+    float *edge2[3]; /* squared gradient of each blurred linear plane */
+    float *logct[3]; /* local contrast of each blurred log plane */
 } cc_analysis;
 
 typedef struct cc_correction {
@@ -65,6 +68,50 @@ static void analysis_free(cc_analysis *a)
 {
     rt_free(a->r);
     free(a->valid);
+    rt_free(a->edge2[0]);
+    rt_free(a->logct[0]);
+}
+
+/* The per-pixel measures the grey-edge and grey-pixel estimators use: they
+ * do not depend on which pixels count, so both rounds share them. */
+static int analysis_edges(cc_analysis *a)
+{
+    const int w = a->w, h = a->h;
+    float *plane[3] = {a->r, a->g, a->b};
+    float *edge = rt_alloc_floats(3 * a->n), *ct = rt_alloc_floats(3 * a->n);
+    float *tmp = rt_alloc_floats(a->n);
+    if (!edge || !ct || !tmp) {
+        rt_free(edge);
+        rt_free(ct);
+        rt_free(tmp);
+        return -1;
+    }
+    for (int c = 0; c < 3; c++) {
+        a->edge2[c] = edge + c * a->n;
+        a->logct[c] = ct + c * a->n;
+        memcpy(tmp, plane[c], a->n * sizeof *tmp);
+        rt_gaussian_blur_plane(tmp, w, h, 1.0f);
+        float *e2 = a->edge2[c];
+        memset(e2, 0, a->n * sizeof *e2);
+        for (int y = 1; y < h - 1; y++)
+            for (int x = 1; x < w - 1; x++) {
+                size_t i = (size_t)y * w + x;
+                float gx = 0.5f * (tmp[i + 1] - tmp[i - 1]), gy = 0.5f * (tmp[i + w] - tmp[i - w]);
+                e2[i] = gx * gx + gy * gy;
+            }
+        for (size_t i = 0; i < a->n; i++)
+            tmp[i] = logf(plane[c][i] + 1e-4f);
+        rt_gaussian_blur_plane(tmp, w, h, 0.8f);
+        float *lc = a->logct[c];
+        memset(lc, 0, a->n * sizeof *lc);
+        for (int y = 1; y < h - 1; y++)
+            for (int x = 1; x < w - 1; x++) {
+                size_t i = (size_t)y * w + x;
+                lc[i] = fabsf(4 * tmp[i] - tmp[i - 1] - tmp[i + 1] - tmp[i - w] - tmp[i + w]);
+            }
+    }
+    rt_free(tmp);
+    return 0;
 }
 
 static int analysis_make(const rt_image *im, cc_analysis *a)
@@ -156,29 +203,17 @@ static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double
 
 static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3])
 {
-    float *plane[3] = {a->r, a->g, a->b};
     double acc[3] = {0, 0, 0};
     size_t n = 0;
-    float *blur = rt_alloc_floats(a->n);
-    if (!blur)
-        return -1;
-    for (int c = 0; c < 3; c++) {
-        memcpy(blur, plane[c], a->n * sizeof *blur);
-        rt_gaussian_blur_plane(blur, a->w, a->h, 1.0f);
-        for (int y = 1; y < a->h - 1; y++)
-            for (int x = 1; x < a->w - 1; x++) {
-                size_t i = (size_t)y * a->w + x;
-                if (!use[i])
-                    continue;
-                double gx = 0.5 * (blur[i + 1] - blur[i - 1]);
-                double gy = 0.5 * (blur[i + a->w] - blur[i - a->w]);
-                double m2 = gx * gx + gy * gy;
-                acc[c] += m2 * m2 * m2; /* |grad|^6 */
-                if (c == 0)
-                    n++;
-            }
+    for (size_t i = 0; i < a->n; i++) {
+        if (!use[i])
+            continue;
+        for (int c = 0; c < 3; c++) {
+            double m2 = a->edge2[c][i];
+            acc[c] += m2 * m2 * m2; /* |grad|^6 */
+        }
+        n++;
     }
-    rt_free(blur);
     if (n < 100)
         return -1;
     for (int c = 0; c < 3; c++)
@@ -217,21 +252,9 @@ static float percentile(const float *v, size_t n, double q)
 static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[3])
 {
     const int w = a->w, h = a->h;
-    float *lg[3];
-    float *plane[3] = {a->r, a->g, a->b};
     float *gi = rt_alloc_floats(a->n);
-    float *store = rt_alloc_floats(3 * a->n);
-    if (!gi || !store) {
-        rt_free(gi);
-        rt_free(store);
+    if (!gi)
         return -1;
-    }
-    for (int c = 0; c < 3; c++) {
-        lg[c] = store + c * a->n;
-        for (size_t i = 0; i < a->n; i++)
-            lg[c][i] = logf(plane[c][i] + 1e-4f);
-        rt_gaussian_blur_plane(lg[c], w, h, 0.8f);
-    }
     size_t n = 0;
     for (size_t i = 0; i < a->n; i++)
         gi[i] = INFINITY;
@@ -242,8 +265,7 @@ static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[
                 continue;
             double ct[3], mean = 0;
             for (int c = 0; c < 3; c++) {
-                const float *p = lg[c];
-                ct[c] = fabs(4 * p[i] - p[i - 1] - p[i + 1] - p[i - w] - p[i + w]);
+                ct[c] = a->logct[c][i];
                 mean += ct[c] / 3;
             }
             if (mean < 0.02) /* flat: no evidence */
@@ -281,7 +303,6 @@ static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[
         }
     }
     rt_free(gi);
-    rt_free(store);
     return ok;
 }
 
@@ -466,8 +487,10 @@ static void estimate_illuminant(const cc_analysis *a, const face_cues *fc, doubl
     double e[3] = {1, 1, 1};
     unsigned char *use = malloc(a->n);
     illum[0] = illum[1] = illum[2] = 1.0 / sqrt(3.0);
-    if (!use)
+    if (!use || (!a->edge2[0] && analysis_edges((cc_analysis *)a) != 0)) {
+        free(use);
         return;
+    }
     /* two rounds: skin and saturated colours are judged under the current
      * estimate, which the first round improves */
     double est[3][3];
