@@ -164,11 +164,12 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
                 /* inside: no clamping (nearly every pixel) */
                 const size_t base = (size_t)iy * (size_t)w + (size_t)ix;
                 for (int p = 0; p < nplanes; p++) {
-                    const float *s0 = src[p] + base;
-                    float acc = 0.0f;
-                    for (int j = 0; j < 4; j++, s0 += w)
-                        acc += wy[j] * (wx[0] * s0[0] + wx[1] * s0[1] + wx[2] * s0[2] +
-                                        wx[3] * s0[3]);
+                    const float *r0 = src[p] + base, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w;
+                    /* columns first: four contiguous lanes, one vector op each */
+                    float col[4];
+                    for (int i = 0; i < 4; i++)
+                        col[i] = wy[0] * r0[i] + wy[1] * r1[i] + wy[2] * r2[i] + wy[3] * r3[i];
+                    float acc = wx[0] * col[0] + wx[1] * col[1] + wx[2] * col[2] + wx[3] * col[3];
                     dst[p][(size_t)v * ow + u] = acc < 0.0f ? 0.0f : (acc > 1.0f ? 1.0f : acc);
                 }
                 continue;
