@@ -39,12 +39,6 @@ const float *rt_dither_row(int y, int c)
     return dither_table[c & 3] + (y & (RT_DITHER_TILE - 1)) * ROW_STRIDE;
 }
 
-int rt_quantize8(float v, int x, int y, int c, int dither)
-{
-    float f = v * 255.0f + 0.5f + (dither ? rt_dither_row(y, c)[x & (RT_DITHER_TILE - 1)] : 0.0f);
-    return f > 0.0f ? (f < 255.0f ? (int)f : 255) : 0;
-}
-
 void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits)
 {
     if (bits == 16) {

@@ -19,9 +19,6 @@ void rt_dither_init(void);
  * contiguous 64-value window). */
 const float *rt_dither_row(int y, int c);
 
-/* v in [0,1] -> 0..255 with the dither of (x, y, c) when dither != 0. */
-int rt_quantize8(float v, int x, int y, int c, int dither);
-
 /* Rounds n values of row y (starting at column x0) of channel c in place:
  * for plugins that fuse the rounding into their own last pass (then they set
  * rt_plugin_output.quantized). */

@@ -114,24 +114,6 @@ static inline int clampi(int v, int lo, int hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-float rt_sample_bicubic(const float *plane, int w, int h, float x, float y)
-{
-    float fx = floorf(x), fy = floorf(y);
-    int ix = (int)fx, iy = (int)fy;
-    float wx[4], wy[4];
-    cubic_weights(x - fx, wx);
-    cubic_weights(y - fy, wy);
-    float acc = 0.0f;
-    for (int j = 0; j < 4; j++) {
-        const float *row = plane + (size_t)clampi(iy - 1 + j, 0, h - 1) * w;
-        float r = 0.0f;
-        for (int i = 0; i < 4; i++)
-            r += wx[i] * row[clampi(ix - 1 + i, 0, w - 1)];
-        acc += wy[j] * r;
-    }
-    return acc;
-}
-
 static void crop_plane(const float *src, int w, int x0, int y0, float *dst, int ow, int oh)
 {
 #pragma omp parallel for schedule(static)

@@ -11,10 +11,6 @@ int rt_downscale(const rt_image *src, int max_side, rt_image **out);
 /* Same for one plane into a caller-provided buffer of dw x dh floats. */
 void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh);
 
-/* Catmull-Rom bicubic sample at (x, y), pixel centres at integers; the 4x4
- * footprint is clamped at the borders. */
-float rt_sample_bicubic(const float *plane, int w, int h, float x, float y);
-
 /* A rotation about (cx, cy) followed by an axis-aligned crop of out_w x
  * out_h centred there: output pixel (u, v) shows the source point
  *     (cx, cy) + R(-angle) * (u + 0.5 - out_w/2, v + 0.5 - out_h/2)

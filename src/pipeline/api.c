@@ -6,6 +6,7 @@
 #include "core/quantize.h"
 #include "io/image_io.h"
 #include "payload/payload.h"
+#include "pipeline/job.h"
 #include "plugins/plugin.h"
 
 #include <pthread.h>
@@ -77,21 +78,11 @@ int rt_plugin_implemented(size_t i)
 int rt_payload_parse(const char *json, size_t len, rt_payload **out)
 {
     int err = payload_parse(json, len, out);
-    if (err)
-        return err;
-    for (size_t i = 0; i < (*out)->ntasks; i++) {
-        const rt_task *t = &(*out)->tasks[i];
-        if (!rt_plugin_find(t->spec->name)) {
-            rt_error(RT_ERR_NOT_IMPLEMENTED,
-                     "tasks[%zu] (%s): this plugin is not implemented yet in this version of "
-                     "retouch; remove the task or run it elsewhere",
-                     i, t->spec->name);
-            payload_destroy(*out);
-            *out = NULL;
-            return RT_ERR_NOT_IMPLEMENTED;
-        }
+    if (!err && (err = rt_payload_check_runnable(*out))) {
+        payload_destroy(*out);
+        *out = NULL;
     }
-    return 0;
+    return err;
 }
 
 void rt_payload_destroy(rt_payload *p)

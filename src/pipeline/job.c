@@ -117,16 +117,23 @@ int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_j
     for (size_t i = 0; i < payload->nwarnings; i++)
         json_array_append_new(job->warnings, json_string(payload->warnings[i]));
     job->layered = payload_is_layered(payload);
-    for (size_t i = 0; i < payload->ntasks; i++)
-        if (!rt_plugin_find(payload->tasks[i].spec->name)) {
-            int err = rt_error(RT_ERR_NOT_IMPLEMENTED,
-                               "tasks[%zu] (%s): this plugin is not implemented yet in this "
-                               "version of retouch; remove the task or run it elsewhere",
-                               i, payload->tasks[i].spec->name);
-            rt_job_destroy(job);
-            return err;
-        }
+    int err = rt_payload_check_runnable(payload);
+    if (err) {
+        rt_job_destroy(job);
+        return err;
+    }
     *out = job;
+    return 0;
+}
+
+int rt_payload_check_runnable(const rt_payload *payload)
+{
+    for (size_t i = 0; i < payload->ntasks; i++)
+        if (!rt_plugin_find(payload->tasks[i].spec->name))
+            return rt_error(RT_ERR_NOT_IMPLEMENTED,
+                            "tasks[%zu] (%s): this plugin is not implemented yet in this "
+                            "version of retouch; remove the task or run it elsewhere",
+                            i, payload->tasks[i].spec->name);
     return 0;
 }
 

@@ -60,5 +60,8 @@ struct rt_job {
  * progress callback; a non-zero answer cancels the job. */
 void rt_job_report(rt_job *job, rt_step step, const char *plugin, double progress);
 void rt_job_warn(rt_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* RT_ERR_NOT_IMPLEMENTED (462) naming the first task whose plugin this
+ * build cannot run; 0 when every task can run. */
+int rt_payload_check_runnable(const rt_payload *payload);
 
 #endif

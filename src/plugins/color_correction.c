@@ -179,16 +179,19 @@ static void normalise_rgb(double e[3])
             e[c] /= s;
 }
 
-static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double e[3])
+/* The Minkowski p = 6 mean of a per-channel quantity over the pixels in
+ * use, as a unit vector: of the values (shades of grey) or of the gradient
+ * magnitudes, given squared (grey edge). */
+static int minkowski6(const float *const q[3], int squared, const cc_analysis *a,
+                      const unsigned char *use, double e[3])
 {
     double acc[3] = {0, 0, 0};
     size_t n = 0;
     for (size_t i = 0; i < a->n; i++) {
         if (!use[i])
             continue;
-        double v[3] = {a->r[i], a->g[i], a->b[i]};
         for (int c = 0; c < 3; c++) {
-            double v2 = v[c] * v[c];
+            double v2 = squared ? q[c][i] : (double)q[c][i] * q[c][i];
             acc[c] += v2 * v2 * v2;
         }
         n++;
@@ -201,25 +204,16 @@ static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double
     return 0;
 }
 
+static int shades_of_grey(const cc_analysis *a, const unsigned char *use, double e[3])
+{
+    const float *const q[3] = {a->r, a->g, a->b};
+    return minkowski6(q, 0, a, use, e);
+}
+
 static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3])
 {
-    double acc[3] = {0, 0, 0};
-    size_t n = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        if (!use[i])
-            continue;
-        for (int c = 0; c < 3; c++) {
-            double m2 = a->edge2[c][i];
-            acc[c] += m2 * m2 * m2; /* |grad|^6 */
-        }
-        n++;
-    }
-    if (n < 100)
-        return -1;
-    for (int c = 0; c < 3; c++)
-        e[c] = pow(acc[c] / n, 1.0 / 6.0);
-    normalise_rgb(e);
-    return 0;
+    const float *const q[3] = {a->edge2[0], a->edge2[1], a->edge2[2]};
+    return minkowski6(q, 1, a, use, e);
 }
 
 /* Percentile of values in [0, 2) through a histogram (no sort: the
@@ -481,13 +475,13 @@ static void check_skin_locus(const face_cues *fc, double e[3], rt_plugin_ctx *ct
 #define WB_DISAGREE 0.3
 
 /* Estimated illuminant colour (unit vector), or grey when unsure. */
-static void estimate_illuminant(const cc_analysis *a, const face_cues *fc, double illum[3],
+static void estimate_illuminant(cc_analysis *a, const face_cues *fc, double illum[3],
                                 rt_plugin_ctx *ctx)
 {
     double e[3] = {1, 1, 1};
     unsigned char *use = malloc(a->n);
     illum[0] = illum[1] = illum[2] = 1.0 / sqrt(3.0);
-    if (!use || (!a->edge2[0] && analysis_edges((cc_analysis *)a) != 0)) {
+    if (!use || (!a->edge2[0] && analysis_edges(a) != 0)) {
         free(use);
         return;
     }
