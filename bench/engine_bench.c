@@ -47,8 +47,7 @@ static int on_progress(void *user, rt_step step, const char *plugin, double prog
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -58,8 +57,7 @@ static char *slurp(const char *path, size_t *len)
         s = NULL;
     }
     fclose(f);
-    if (s)
-        s[n] = '\0', *len = (size_t)n;
+    if (s) s[n] = '\0', *len = (size_t)n;
     return s;
 }
 
@@ -78,8 +76,7 @@ int main(int argc, char **argv)
             warm = 1;
     }
     double t0 = now();
-    if (rt_init(argv[0]))
-        return 1;
+    if (rt_init(argv[0])) return 1;
     double t_init = now();
     size_t len;
     char *json = slurp(argv[2], &len);
@@ -106,8 +103,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", rt_last_error());
             return 1;
         }
-        if (run < warm)
-            rt_job_destroy(job);
+        if (run < warm) rt_job_destroy(job);
     }
     double t_end = now();
     rt_job_destroy(job);
@@ -123,7 +119,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < m.n; i++)
         printf("%s[\"%s\", %.2f]", i ? ", " : "", m.what[i],
                (i + 1 < m.n ? m.t[i + 1] : t_end) - m.t[i]);
-    printf("], \"job_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", t_end - t_parse,
-           ru.ru_maxrss / 1024.0);
+    printf("], \"job_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", t_end - t_parse, ru.ru_maxrss / 1024.0);
     return 0;
 }

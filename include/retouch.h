@@ -68,11 +68,11 @@ size_t rt_payload_task_count(const rt_payload *p);
 /* ---- images ----------------------------------------------------------- */
 
 typedef struct rt_image_info {
-    int width, height;   /* after EXIF orientation */
-    int bands;           /* as stored: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
-    int bits;            /* 8 or 16 */
-    char format[8];      /* "jpeg", "png", "tiff", "webp", "heif" */
-    char mime[16];       /* "image/jpeg", ... */
+    int width, height; /* after EXIF orientation */
+    int bands;         /* as stored: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
+    int bits;          /* 8 or 16 */
+    char format[8];    /* "jpeg", "png", "tiff", "webp", "heif" */
+    char mime[16];     /* "image/jpeg", ... */
 } rt_image_info;
 
 /* Reads only the header: format, size, and the megapixel limit (413 when
@@ -100,11 +100,11 @@ const char *rt_step_name(rt_step step);
 typedef int (*rt_progress_fn)(void *user, rt_step step, const char *plugin, double progress);
 
 typedef struct rt_job_options {
-    double max_megapixels;    /* 0: RT_DEFAULT_MAX_MEGAPIXELS */
-    int threads;              /* OpenMP threads for this job; 0: all cores */
-    const char *models_dir;   /* NULL: $RT_MODELS_DIR or <source>/models */
-    const char *input_name;   /* original file name, for messages; NULL: the path */
-    rt_progress_fn progress;  /* optional */
+    double max_megapixels;   /* 0: RT_DEFAULT_MAX_MEGAPIXELS */
+    int threads;             /* OpenMP threads for this job; 0: all cores */
+    const char *models_dir;  /* NULL: $RT_MODELS_DIR or <source>/models */
+    const char *input_name;  /* original file name, for messages; NULL: the path */
+    rt_progress_fn progress; /* optional */
     void *progress_user;
 } rt_job_options;
 

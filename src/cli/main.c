@@ -71,8 +71,7 @@ static int fmt_path(char *out, size_t cap, const char *fmt, ...)
 static const char *preset_dir(char *buf, size_t cap, const char *argv0)
 {
     const char *env = getenv("RETOUCH_PRESETS_DIR");
-    if (env && *env)
-        return env;
+    if (env && *env) return env;
     /* next to the binary (build/ or an install prefix's bin/) */
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -83,11 +82,9 @@ static const char *preset_dir(char *buf, size_t cap, const char *argv0)
             *slash = '\0';
             const char *rel[] = {"/../presets", "/../share/retouch/presets"};
             for (size_t i = 0; i < 2; i++) {
-                if (fmt_path(buf, cap, "%s%s", exe, rel[i]))
-                    continue;
+                if (fmt_path(buf, cap, "%s%s", exe, rel[i])) continue;
                 struct stat st;
-                if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-                    return buf;
+                if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode)) return buf;
             }
         }
     }
@@ -98,8 +95,7 @@ static const char *preset_dir(char *buf, size_t cap, const char *argv0)
 
 static int name_is_safe(const char *s)
 {
-    if (!*s)
-        return 0;
+    if (!*s) return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
               *s == '-' || *s == '_'))
@@ -142,8 +138,7 @@ static char *read_stream(FILE *f, size_t limit, size_t *len)
 {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
-    if (!buf)
-        return NULL;
+    if (!buf) return NULL;
     for (;;) {
         if (n == cap) {
             if (cap > limit) /* over the limit: the parser reports the size */
@@ -158,8 +153,7 @@ static char *read_stream(FILE *f, size_t limit, size_t *len)
         }
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
     }
     buf[n] = '\0';
     *len = n;
@@ -169,11 +163,9 @@ static char *read_stream(FILE *f, size_t limit, size_t *len)
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     char *s = read_stream(f, 1 << 20, len);
-    if (f != stdin)
-        fclose(f);
+    if (f != stdin) fclose(f);
     return s;
 }
 
@@ -186,13 +178,11 @@ static int is_dir(const char *path)
 static int has_image_extension(const char *name)
 {
     const char *dot = strrchr(name, '.');
-    if (!dot)
-        return 0;
-    static const char *const exts[] = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff",
-                                       ".webp", ".heic", ".heif", NULL};
+    if (!dot) return 0;
+    static const char *const exts[] = {".jpg",  ".jpeg", ".jpe",  ".png",  ".tif",
+                                       ".tiff", ".webp", ".heic", ".heif", NULL};
     for (int i = 0; exts[i]; i++)
-        if (strcasecmp(dot, exts[i]) == 0)
-            return 1;
+        if (strcasecmp(dot, exts[i]) == 0) return 1;
     return 0;
 }
 
@@ -206,8 +196,7 @@ static int input_add(input_list *l, const char *path)
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 16;
         char **p = realloc(l->paths, (size_t)cap * sizeof *p);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         l->paths = p;
         l->cap = cap;
     }
@@ -219,13 +208,11 @@ static int input_add(input_list *l, const char *path)
 static int input_add_dir(input_list *l, const char *dir)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int first = l->n;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !has_image_extension(e->d_name))
-            continue;
+        if (e->d_name[0] == '.' || !has_image_extension(e->d_name)) continue;
         char path[PATH_MAX];
         if (fmt_path(path, sizeof path, "%s/%s", dir, e->d_name) == 0 && !is_dir(path))
             input_add(l, path);
@@ -246,8 +233,7 @@ static void stem_of(const char *path, char *out, size_t cap)
 {
     snprintf(out, cap, "%s", base_name(path));
     char *dot = strrchr(out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
+    if (dot && dot != out) *dot = '\0';
 }
 
 static int same_file(const char *a, const char *b)
@@ -264,8 +250,7 @@ static int mkdir_p(const char *path)
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
             *p = '/';
         }
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
@@ -305,9 +290,9 @@ static int output_path_for(batch *b, int i, const char *ext, char *out, size_t c
     if (!b->out_is_dir && b->output) {
         snprintf(out, cap, "%s", b->output);
         const char *dot = strrchr(out, '.');
-        if (!dot || (strcasecmp(dot + 1, ext) &&
-                     !(!strcmp(ext, "jpg") && !strcasecmp(dot + 1, "jpeg")) &&
-                     !(!strcmp(ext, "tif") && !strcasecmp(dot + 1, "tiff"))))
+        if (!dot ||
+            (strcasecmp(dot + 1, ext) && !(!strcmp(ext, "jpg") && !strcasecmp(dot + 1, "jpeg")) &&
+             !(!strcmp(ext, "tif") && !strcasecmp(dot + 1, "tiff"))))
             cli_progress_message(b->progress, "retouch: note: %s holds a %s result\n", out,
                                  !strcmp(ext, "zip") ? "ZIP (layered)" : ext);
         return 0;
@@ -332,12 +317,10 @@ static int output_path_for(batch *b, int i, const char *ext, char *out, size_t c
     int bad = fmt_path(out, cap, "%s/%s.%s", dir, stem, ext);
     int clash = 0;
     for (int k = 0; k < b->inputs.n; k++)
-        if (b->claimed[k] && strcmp(b->claimed[k], out) == 0)
-            clash = 1;
+        if (b->claimed[k] && strcmp(b->claimed[k], out) == 0) clash = 1;
     if (!bad && (clash || same_file(out, in)))
         bad = fmt_path(out, cap, "%s/%s.%s", dir, base_name(in), ext);
-    if (!bad)
-        b->claimed[i] = strdup(out);
+    if (!bad) b->claimed[i] = strdup(out);
     pthread_mutex_unlock(&b->lock);
     return bad ? rt_error(RT_ERR_ARG, "the output path for %s is too long", in) : 0;
 }
@@ -358,8 +341,8 @@ static int metadata_path_for(batch *b, int i, char *out, size_t cap)
 static int process_one(batch *b, int i)
 {
     const char *in = b->inputs.paths[i];
-    cli_file_progress fp = {.owner = b->progress, .name = base_name(in), .number = i + 1,
-                            .last_step = (rt_step)-1};
+    cli_file_progress fp = {
+        .owner = b->progress, .name = base_name(in), .number = i + 1, .last_step = (rt_step)-1};
     rt_job_options opt = {.max_megapixels = b->max_mp,
                           .threads = b->threads_per_job,
                           .input_name = base_name(in),
@@ -369,18 +352,13 @@ static int process_one(batch *b, int i)
     rt_job *job = NULL;
     char out[PATH_MAX], meta[PATH_MAX];
     int err = rt_job_create(b->payload, &opt, &job);
-    if (!err)
-        err = rt_job_run(job, in);
-    if (!err)
-        err = output_path_for(b, i, rt_job_output_extension(job), out, sizeof out);
+    if (!err) err = rt_job_run(job, in);
+    if (!err) err = output_path_for(b, i, rt_job_output_extension(job), out, sizeof out);
     if (!err && same_file(out, in))
         err = rt_error(RT_ERR_ARG, "%s: refusing to overwrite the input with the result", in);
-    if (!err)
-        err = rt_job_write(job, out);
-    if (!err && b->metadata)
-        err = metadata_path_for(b, i, meta, sizeof meta);
-    if (!err && b->metadata)
-        err = rt_job_write_metadata(job, meta);
+    if (!err) err = rt_job_write(job, out);
+    if (!err && b->metadata) err = metadata_path_for(b, i, meta, sizeof meta);
+    if (!err && b->metadata) err = rt_job_write_metadata(job, meta);
     if (err)
         cli_progress_file_failed(b->progress, &fp, rt_last_error());
     else
@@ -396,8 +374,7 @@ static void *worker(void *arg)
         pthread_mutex_lock(&b->lock);
         int i = b->next++;
         pthread_mutex_unlock(&b->lock);
-        if (i >= b->inputs.n)
-            break;
+        if (i >= b->inputs.n) break;
         if (process_one(b, i)) {
             pthread_mutex_lock(&b->lock);
             b->failed++;
@@ -428,10 +405,18 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "p:o:j:qh", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
-        case 'p': payload_path = optarg; break;
-        case OPT_PRESET: preset = optarg; break;
-        case 'o': output = optarg; break;
-        case OPT_METADATA: metadata = optarg; break;
+        case 'p':
+            payload_path = optarg;
+            break;
+        case OPT_PRESET:
+            preset = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_METADATA:
+            metadata = optarg;
+            break;
         case 'j':
             jobs = (int)strtol(optarg, &end, 10);
             if (*end || jobs < 1 || jobs > 64) {
@@ -446,11 +431,21 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case OPT_VALIDATE: validate = 1; break;
-        case OPT_LIST: list_plugins = 1; break;
-        case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case OPT_VALIDATE:
+            validate = 1;
+            break;
+        case OPT_LIST:
+            list_plugins = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (rt_init(argv[0])) {
@@ -464,8 +459,7 @@ int main(int argc, char **argv)
     }
     char dirbuf[PATH_MAX];
     const char *pdir = preset_dir(dirbuf, sizeof dirbuf, argv[0]);
-    if (preset && strcmp(preset, "list") == 0)
-        return list_presets(pdir);
+    if (preset && strcmp(preset, "list") == 0) return list_presets(pdir);
     if (payload_path && preset) {
         fprintf(stderr, "retouch: give either -p PAYLOAD or --preset NAME, not both\n");
         return EXIT_USAGE;
@@ -516,8 +510,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    batch b = {.payload = payload, .output = output, .metadata = metadata, .jobs = jobs,
-               .max_mp = max_mp};
+    batch b = {
+        .payload = payload, .output = output, .metadata = metadata, .jobs = jobs, .max_mp = max_mp};
     pthread_mutex_init(&b.lock, NULL);
     int rc = 0;
     int folder_input = 0;
@@ -560,12 +554,10 @@ int main(int argc, char **argv)
         free(b.inputs.paths);
         return rc;
     }
-    if (b.jobs > b.inputs.n)
-        b.jobs = b.inputs.n;
+    if (b.jobs > b.inputs.n) b.jobs = b.inputs.n;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     b.threads_per_job = (int)(cores / b.jobs);
-    if (b.threads_per_job < 1)
-        b.threads_per_job = 1;
+    if (b.threads_per_job < 1) b.threads_per_job = 1;
     b.claimed = calloc((size_t)b.inputs.n, sizeof *b.claimed);
     b.progress = cli_progress_create(b.inputs.n, quiet);
 

@@ -18,8 +18,7 @@ struct cli_progress {
 cli_progress *cli_progress_create(int total, int quiet)
 {
     cli_progress *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     pthread_mutex_init(&p->lock, NULL);
     p->total = total;
     p->quiet = quiet;
@@ -29,10 +28,8 @@ cli_progress *cli_progress_create(int total, int quiet)
 
 void cli_progress_destroy(cli_progress *p)
 {
-    if (!p)
-        return;
-    if (p->bar_shown)
-        fputc('\n', stderr);
+    if (!p) return;
+    if (p->bar_shown) fputc('\n', stderr);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -45,8 +42,7 @@ static void clear_bar(cli_progress *p)
     }
 }
 
-static void draw_bar(cli_progress *p, const cli_file_progress *f, double progress,
-                     const char *what)
+static void draw_bar(cli_progress *p, const cli_file_progress *f, double progress, const char *what)
 {
     char bar[31];
     int filled = (int)(progress * 30.0 + 0.5);
@@ -63,8 +59,7 @@ int cli_progress_update(void *user, rt_step step, const char *plugin, double pro
 {
     cli_file_progress *f = user;
     cli_progress *p = f->owner;
-    if (p->quiet)
-        return 0;
+    if (p->quiet) return 0;
     pthread_mutex_lock(&p->lock);
     const char *what = plugin && *plugin ? plugin : rt_step_name(step);
     if (p->tty) {

@@ -13,7 +13,7 @@
 #include <math.h>
 
 typedef enum rt_blend {
-    RT_BLEND_NONE,        /* the plugin writes metadata or geometry, no layer */
+    RT_BLEND_NONE, /* the plugin writes metadata or geometry, no layer */
     RT_BLEND_NORMAL,
     RT_BLEND_SOFT_LIGHT,
     RT_BLEND_DARKEN,
@@ -31,8 +31,7 @@ static inline float rt_clamp01(float v)
 
 static inline float rt_soft_light(float cb, float cs)
 {
-    if (cs <= 0.5f)
-        return cb - (1.f - 2.f * cs) * cb * (1.f - cb);
+    if (cs <= 0.5f) return cb - (1.f - 2.f * cs) * cb * (1.f - cb);
     float d = cb <= 0.25f ? ((16.f * cb - 12.f) * cb + 4.f) * cb : sqrtf(cb);
     return cb + (2.f * cs - 1.f) * (d - cb);
 }
@@ -41,11 +40,16 @@ static inline float rt_soft_light(float cb, float cs)
 static inline float rt_blend_channel(rt_blend mode, float cb, float cs)
 {
     switch (mode) {
-    case RT_BLEND_NORMAL: return cs;
-    case RT_BLEND_SOFT_LIGHT: return rt_soft_light(cb, cs);
-    case RT_BLEND_DARKEN: return cs < cb ? cs : cb;
-    case RT_BLEND_LINEAR_LIGHT: return rt_clamp01(cb + 2.f * cs - 1.f);
-    default: return cb;
+    case RT_BLEND_NORMAL:
+        return cs;
+    case RT_BLEND_SOFT_LIGHT:
+        return rt_soft_light(cb, cs);
+    case RT_BLEND_DARKEN:
+        return cs < cb ? cs : cb;
+    case RT_BLEND_LINEAR_LIGHT:
+        return rt_clamp01(cb + 2.f * cs - 1.f);
+    default:
+        return cb;
     }
 }
 

@@ -7,15 +7,13 @@ float rt_linear_to_srgb_lut[RT_COLOUR_LUT_SIZE + 2];
 
 float rt_srgb_to_linear_exact(float v)
 {
-    if (v <= 0.04045f)
-        return v / 12.92f;
+    if (v <= 0.04045f) return v / 12.92f;
     return powf((v + 0.055f) / 1.055f, 2.4f);
 }
 
 float rt_linear_to_srgb_exact(float v)
 {
-    if (v <= 0.0031308f)
-        return v * 12.92f;
+    if (v <= 0.0031308f) return v * 12.92f;
     return 1.055f * powf(v, 1.0f / 2.4f) - 0.055f;
 }
 
@@ -23,8 +21,7 @@ void rt_colour_init(void)
 {
     for (int i = 0; i <= RT_COLOUR_LUT_SIZE + 1; i++) {
         float v = (float)i / (float)RT_COLOUR_LUT_SIZE;
-        if (v > 1.0f)
-            v = 1.0f;
+        if (v > 1.0f) v = 1.0f;
         rt_srgb_to_linear_lut[i] = rt_srgb_to_linear_exact(v);
         rt_linear_to_srgb_lut[i] = rt_linear_to_srgb_exact(v);
     }

@@ -20,10 +20,8 @@ float rt_linear_to_srgb_exact(float v);
 
 static inline float rt_lut_interp(const float *lut, float v)
 {
-    if (!(v > 0.0f))
-        return lut[0];
-    if (v >= 1.0f)
-        return lut[RT_COLOUR_LUT_SIZE];
+    if (!(v > 0.0f)) return lut[0];
+    if (v >= 1.0f) return lut[RT_COLOUR_LUT_SIZE];
     float f = v * (float)RT_COLOUR_LUT_SIZE;
     int i = (int)f;
     float t = f - (float)i;

@@ -34,12 +34,10 @@ void rt_error_prefix(const char *fmt, ...)
     va_end(ap);
     memcpy(old, error_message, sizeof old);
     size_t n = strlen(prefix);
-    if (n >= sizeof error_message)
-        n = sizeof error_message - 1;
+    if (n >= sizeof error_message) n = sizeof error_message - 1;
     memcpy(error_message, prefix, n);
     size_t rest = strlen(old);
-    if (rest > sizeof error_message - 1 - n)
-        rest = sizeof error_message - 1 - n;
+    if (rest > sizeof error_message - 1 - n) rest = sizeof error_message - 1 - n;
     memcpy(error_message + n, old, rest);
     error_message[n + rest] = '\0';
 }
@@ -87,20 +85,34 @@ int rt_error_http_status(int code)
 const char *rt_error_name(int code)
 {
     switch (code) {
-    case RT_OK: return "ok";
-    case RT_ERR_ARG: return "bad-request";
-    case RT_ERR_PAYLOAD: return "payload";
-    case RT_ERR_IMAGE: return "image";
-    case RT_ERR_TOO_BIG: return "too-big";
-    case RT_ERR_IO: return "io";
-    case RT_ERR_NOMEM: return "no-memory";
-    case RT_ERR_NOT_IMPLEMENTED: return "not-implemented";
-    case RT_ERR_MODEL: return "model";
-    case RT_ERR_INTERNAL: return "internal";
-    case RT_ERR_NOT_FOUND: return "not-found";
-    case RT_ERR_AUTH: return "auth";
-    case RT_ERR_QUOTA: return "quota";
-    case RT_ERR_CANCELLED: return "cancelled";
+    case RT_OK:
+        return "ok";
+    case RT_ERR_ARG:
+        return "bad-request";
+    case RT_ERR_PAYLOAD:
+        return "payload";
+    case RT_ERR_IMAGE:
+        return "image";
+    case RT_ERR_TOO_BIG:
+        return "too-big";
+    case RT_ERR_IO:
+        return "io";
+    case RT_ERR_NOMEM:
+        return "no-memory";
+    case RT_ERR_NOT_IMPLEMENTED:
+        return "not-implemented";
+    case RT_ERR_MODEL:
+        return "model";
+    case RT_ERR_INTERNAL:
+        return "internal";
+    case RT_ERR_NOT_FOUND:
+        return "not-found";
+    case RT_ERR_AUTH:
+        return "auth";
+    case RT_ERR_QUOTA:
+        return "quota";
+    case RT_ERR_CANCELLED:
+        return "cancelled";
     }
     return "unknown";
 }

@@ -27,10 +27,8 @@ static void *fresh_block(size_t rounded)
 {
     void *p = NULL;
     size_t align = rounded >= 4 * (size_t)HUGE_PAGE ? HUGE_PAGE : 64;
-    if (posix_memalign(&p, align, rounded) != 0)
-        return NULL;
-    if (align == HUGE_PAGE)
-        madvise(p, rounded & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
+    if (posix_memalign(&p, align, rounded) != 0) return NULL;
+    if (align == HUGE_PAGE) madvise(p, rounded & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
     return p;
 }
 
@@ -76,8 +74,7 @@ static void pool_trim(double now)
 void *rt_alloc_aligned(size_t bytes)
 {
     size_t rounded = (bytes + 63) & ~(size_t)63;
-    if (rounded == 0)
-        rounded = 64;
+    if (rounded == 0) rounded = 64;
 #ifndef RT_NO_POOL
     if (rounded >= POOL_MIN_BYTES) {
         pthread_mutex_lock(&pool_lock);
@@ -97,8 +94,7 @@ void *rt_alloc_aligned(size_t bytes)
         }
         pthread_mutex_unlock(&pool_lock);
         void *p = fresh_block(rounded);
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         pthread_mutex_lock(&pool_lock);
         for (int i = 0; i < POOL_SLOTS; i++)
             if (!pool[i].p) {
@@ -114,15 +110,13 @@ void *rt_alloc_aligned(size_t bytes)
 
 float *rt_alloc_floats(size_t n)
 {
-    if (n > SIZE_MAX / sizeof(float))
-        return NULL;
+    if (n > SIZE_MAX / sizeof(float)) return NULL;
     return rt_alloc_aligned(n * sizeof(float));
 }
 
 void rt_free(void *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
 #ifndef RT_NO_POOL
     pthread_mutex_lock(&pool_lock);
     for (int i = 0; i < POOL_SLOTS; i++)
@@ -162,10 +156,10 @@ int rt_image_create_uninit(int width, int height, int channels, rt_image **out)
     /* keep each plane 64-byte aligned */
     size_t stride = (pixels + 15) & ~(size_t)15;
     if (stride > SIZE_MAX / sizeof(float) / (size_t)channels)
-        return rt_error(RT_ERR_TOO_BIG, "image %dx%d is too large to hold in memory", width, height);
+        return rt_error(RT_ERR_TOO_BIG, "image %dx%d is too large to hold in memory", width,
+                        height);
     rt_image *im = calloc(1, sizeof *im);
-    if (!im)
-        return rt_error(RT_ERR_NOMEM, "out of memory for an image header");
+    if (!im) return rt_error(RT_ERR_NOMEM, "out of memory for an image header");
     im->data = rt_alloc_floats(stride * (size_t)channels);
     if (!im->data) {
         free(im);
@@ -183,8 +177,7 @@ int rt_image_create_uninit(int width, int height, int channels, rt_image **out)
 int rt_image_create(int width, int height, int channels, rt_image **out)
 {
     int err = rt_image_create_uninit(width, height, channels, out);
-    if (err)
-        return err;
+    if (err) return err;
     memset((*out)->data, 0, (*out)->plane_stride * (size_t)channels * sizeof(float));
     return 0;
 }
@@ -192,16 +185,14 @@ int rt_image_create(int width, int height, int channels, rt_image **out)
 int rt_image_copy(const rt_image *src, rt_image **out)
 {
     int err = rt_image_create_uninit(src->width, src->height, src->channels, out);
-    if (err)
-        return err;
+    if (err) return err;
     memcpy((*out)->data, src->data, src->plane_stride * (size_t)src->channels * sizeof(float));
     return 0;
 }
 
 void rt_image_destroy(rt_image *im)
 {
-    if (!im)
-        return;
+    if (!im) return;
     rt_free(im->data);
     free(im);
 }

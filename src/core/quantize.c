@@ -25,8 +25,8 @@ static void build_table(void)
     for (int c = 0; c < 4; c++)
         for (int y = 0; y < RT_DITHER_TILE; y++)
             for (int x = 0; x < RT_DITHER_TILE; x++)
-                dither_table[c][y * ROW_STRIDE + x] = dither_table[c][y * ROW_STRIDE + x + RT_DITHER_TILE] =
-                    dither_hash(x, y, c);
+                dither_table[c][y * ROW_STRIDE + x] =
+                    dither_table[c][y * ROW_STRIDE + x + RT_DITHER_TILE] = dither_hash(x, y, c);
 }
 
 void rt_dither_init(void)

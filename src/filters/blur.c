@@ -8,8 +8,7 @@
 
 int rt_gaussian_blur_plane(float *plane, int w, int h, float sigma)
 {
-    if (!(sigma > 0.0f))
-        return 0;
+    if (!(sigma > 0.0f)) return 0;
     int r = (int)ceilf(3.0f * sigma);
     float *k = malloc((size_t)(2 * r + 1) * sizeof *k);
     float *tmp = rt_alloc_floats((size_t)w * h);

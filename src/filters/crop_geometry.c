@@ -14,10 +14,8 @@ void rt_crop_geometry(const rt_crop_request *req, rt_rotate_crop *rc)
     double hw = wmax * sqrt(area);
     /* whole pixels, never larger than what fits */
     int ow = (int)floor(2 * hw + 1e-6), oh = (int)floor(2 * hw / r + 1e-6);
-    if (ow < 1)
-        ow = 1;
-    if (oh < 1)
-        oh = 1;
+    if (ow < 1) ow = 1;
+    if (oh < 1) oh = 1;
     double w2 = ow / 2.0, h2 = oh / 2.0;
     double ex = w2 * c + h2 * s, ey = w2 * s + h2 * c;
     double cx = ex + req->center_x * (W - 2 * ex);
@@ -26,10 +24,8 @@ void rt_crop_geometry(const rt_crop_request *req, rt_rotate_crop *rc)
     if (fabs(req->angle_deg) < 1e-9) {
         cx = floor(cx - w2 + 0.5) + w2;
         cy = floor(cy - h2 + 0.5) + h2;
-        if (cx - w2 < 0)
-            cx = w2;
-        if (cy - h2 < 0)
-            cy = h2;
+        if (cx - w2 < 0) cx = w2;
+        if (cy - h2 < 0) cy = h2;
     }
     rc->angle_deg = req->angle_deg;
     rc->cx = cx;

@@ -13,8 +13,7 @@
 static float angle_diff(float a, float b)
 {
     float d = fabsf(a - b);
-    if (d > (float)M_PI)
-        d = 2.0f * (float)M_PI - d;
+    if (d > (float)M_PI) d = 2.0f * (float)M_PI - d;
     return d;
 }
 
@@ -28,8 +27,7 @@ static int push_segment(segs *list, const rt_segment *s)
     if (list->n == list->cap) {
         int cap = list->cap ? list->cap * 2 : 64;
         rt_segment *p = realloc(list->s, (size_t)cap * sizeof *p);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         list->s = p;
         list->cap = cap;
     }
@@ -55,8 +53,7 @@ static int region_rect(const int *reg, int n, int w, const float *mag, rect *r)
         sx += m * (reg[i] % w);
         sy += m * (reg[i] / w);
     }
-    if (sw <= 0 || n < 2)
-        return -1;
+    if (sw <= 0 || n < 2) return -1;
     r->cx = sx / sw;
     r->cy = sy / sw;
     double sxx = 0, syy = 0, sxy = 0;
@@ -103,11 +100,9 @@ static int grow_region(int seed, float tol, int w, int h, const float *ang, unsi
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++) {
                 int qx = px + dx, qy = py + dy;
-                if ((dx == 0 && dy == 0) || qx < 0 || qy < 0 || qx >= w || qy >= h)
-                    continue;
+                if ((dx == 0 && dy == 0) || qx < 0 || qy < 0 || qx >= w || qy >= h) continue;
                 int q = qy * w + qx;
-                if (used[q] || angle_diff(ang[q], ra) > tol)
-                    continue;
+                if (used[q] || angle_diff(ang[q], ra) > tol) continue;
                 used[q] = 1;
                 reg[n++] = q;
                 sc += cos(ang[q]);
@@ -144,10 +139,8 @@ static int refine_region(int *reg, int n, int seed, int w, int h, const float *m
         for (int i = 0; i < n; i++)
             used[reg[i]] = 0;
         n = grow_region(seed, tol, w, h, ang, used, reg, region_angle);
-        if (n < 2 || region_rect(reg, n, w, mag, r))
-            return n;
-        if (r->density >= min_density)
-            return n;
+        if (n < 2 || region_rect(reg, n, w, mag, r)) return n;
+        if (r->density >= min_density) return n;
     }
     /* shrink the radius around the seed */
     double rad = 0;
@@ -166,8 +159,7 @@ static int refine_region(int *reg, int n, int seed, int w, int h, const float *m
                 used[reg[i]] = 0; /* free for other regions */
         }
         n = m;
-        if (n < 2 || region_rect(reg, n, w, mag, r))
-            return n;
+        if (n < 2 || region_rect(reg, n, w, mag, r)) return n;
     }
     return n;
 }
@@ -177,8 +169,7 @@ static void emit_segment(const rect *r, float region_angle, const rt_lsd_params 
 {
     /* the level lines run along the segment: the gradient is normal to it */
     double along = fabs(r->ux * cos(region_angle) + r->uy * sin(region_angle));
-    if (along > sin(p->tolerance_deg * M_PI / 180.0))
-        return;
+    if (along > sin(p->tolerance_deg * M_PI / 180.0)) return;
     if (r->length < p->min_length || r->length < 4.0 * r->width || r->density < p->min_density)
         return;
     rt_segment s;
@@ -206,8 +197,7 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
 {
     *out = NULL;
     *count = 0;
-    if (w < 3 || h < 3)
-        return 0;
+    if (w < 3 || h < 3) return 0;
     const size_t npx = (size_t)w * h;
     float *img = rt_alloc_floats(npx);
     float *mag = rt_alloc_floats(npx);
@@ -223,8 +213,7 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
         goto done;
     }
     memcpy(img, lum, npx * sizeof *img);
-    if ((err = rt_gaussian_blur_plane(img, w, h, 0.6f)))
-        goto done;
+    if ((err = rt_gaussian_blur_plane(img, w, h, 0.6f))) goto done;
     float maxmag = 0.0f;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -239,17 +228,13 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
             float gx = 0.5f * (b + d - a - c), gy = 0.5f * (c + d - a - b);
             mag[i] = sqrtf(gx * gx + gy * gy);
             ang[i] = atan2f(gy, gx);
-            if (mag[i] > maxmag)
-                maxmag = mag[i];
-            if (mag[i] <= params->min_gradient)
-                used[i] = 1;
+            if (mag[i] > maxmag) maxmag = mag[i];
+            if (mag[i] <= params->min_gradient) used[i] = 1;
         }
-    if (maxmag <= params->min_gradient)
-        goto done;
+    if (maxmag <= params->min_gradient) goto done;
     /* pixels in decreasing gradient order (bucket sort) */
     for (size_t i = 0; i < npx; i++)
-        if (!used[i])
-            bin_start[NBINS - 1 - (int)((NBINS - 1) * mag[i] / maxmag)]++;
+        if (!used[i]) bin_start[NBINS - 1 - (int)((NBINS - 1) * mag[i] / maxmag)]++;
     int total = 0;
     for (int b = 0; b <= NBINS; b++) {
         int c = bin_start[b];
@@ -257,25 +242,20 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
         total += c;
     }
     for (size_t i = 0; i < npx; i++)
-        if (!used[i])
-            order[bin_start[NBINS - 1 - (int)((NBINS - 1) * mag[i] / maxmag)]++] = (int)i;
+        if (!used[i]) order[bin_start[NBINS - 1 - (int)((NBINS - 1) * mag[i] / maxmag)]++] = (int)i;
     const float tol = params->tolerance_deg * (float)M_PI / 180.0f;
     for (int k = 0; k < total; k++) {
         int seed = order[k];
-        if (used[seed])
-            continue;
+        if (used[seed]) continue;
         float region_angle;
         int n = grow_region(seed, tol, w, h, ang, used, reg, &region_angle);
-        if (n < (int)(params->min_length * 0.5f))
-            continue;
+        if (n < (int)(params->min_length * 0.5f)) continue;
         rect r;
-        if (region_rect(reg, n, w, mag, &r))
-            continue;
+        if (region_rect(reg, n, w, mag, &r)) continue;
         if (r.density < params->min_density) {
             n = refine_region(reg, n, seed, w, h, mag, ang, used, &region_angle, &r,
                               params->min_density);
-            if (n < (int)(params->min_length * 0.5f) || region_rect(reg, n, w, mag, &r))
-                continue;
+            if (n < (int)(params->min_length * 0.5f) || region_rect(reg, n, w, mag, &r)) continue;
         }
         emit_segment(&r, region_angle, params, &list);
     }

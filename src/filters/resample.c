@@ -18,16 +18,13 @@ static void make_spans(int n, int m, span *s)
     for (int i = 0; i < m; i++) {
         double a = i * scale, b = (i + 1) * scale;
         int first = (int)floor(a), last = (int)ceil(b) - 1;
-        if (last >= n)
-            last = n - 1;
-        if (last < first)
-            last = first;
+        if (last >= n) last = n - 1;
+        if (last < first) last = first;
         s[i].first = first;
         s[i].last = last;
         s[i].w_first = (float)(first + 1 - a);
         s[i].w_last = (float)(b - last);
-        if (first == last)
-            s[i].w_first = s[i].w_last = (float)(b - a);
+        if (first == last) s[i].w_first = s[i].w_last = (float)(b - a);
         s[i].norm = (float)(1.0 / (b - a));
     }
 }
@@ -52,19 +49,17 @@ void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int 
             float *out = dst + (size_t)oy * dw;
             for (int ox = 0; ox < dw; ox++)
                 out[ox] = 0.0f;
-            if (!row)
-                continue;
+            if (!row) continue;
             for (int y = sy[oy].first; y <= sy[oy].last; y++) {
-                float wy = y == sy[oy].first ? sy[oy].w_first
-                                             : (y == sy[oy].last ? sy[oy].w_last : 1.0f);
+                float wy =
+                    y == sy[oy].first ? sy[oy].w_first : (y == sy[oy].last ? sy[oy].w_last : 1.0f);
                 const float *in = src + (size_t)y * w;
                 for (int ox = 0; ox < dw; ox++) {
                     const span *s = &sx[ox];
                     float acc = in[s->first] * s->w_first;
                     for (int x = s->first + 1; x < s->last; x++)
                         acc += in[x];
-                    if (s->last > s->first)
-                        acc += in[s->last] * s->w_last;
+                    if (s->last > s->first) acc += in[s->last] * s->w_last;
                     row[ox] = acc * s->norm;
                 }
                 for (int ox = 0; ox < dw; ox++)
@@ -83,17 +78,13 @@ int rt_downscale(const rt_image *src, int max_side, rt_image **out)
 {
     int w = src->width, h = src->height;
     int longest = w > h ? w : h;
-    if (longest <= max_side)
-        return rt_image_copy(src, out);
+    if (longest <= max_side) return rt_image_copy(src, out);
     double s = (double)max_side / longest;
     int dw = (int)lround(w * s), dh = (int)lround(h * s);
-    if (dw < 1)
-        dw = 1;
-    if (dh < 1)
-        dh = 1;
+    if (dw < 1) dw = 1;
+    if (dh < 1) dh = 1;
     int err = rt_image_create_uninit(dw, dh, src->channels, out);
-    if (err)
-        return err;
+    if (err) return err;
     for (int c = 0; c < src->channels; c++)
         rt_downscale_plane(rt_image_plane(src, c), w, h, rt_image_plane(*out, c), dw, dh);
     return 0;
@@ -180,13 +171,11 @@ int rt_rotate_crop_image(const rt_image *src, const float *alpha, const rt_rotat
                          rt_image **out, float **out_alpha)
 {
     *out = NULL;
-    if (out_alpha)
-        *out_alpha = NULL;
+    if (out_alpha) *out_alpha = NULL;
     if (rc->out_w < 1 || rc->out_h < 1)
         return rt_error(RT_ERR_ARG, "crop of %dx%d pixels is empty", rc->out_w, rc->out_h);
     int err = rt_image_create_uninit(rc->out_w, rc->out_h, src->channels, out);
-    if (err)
-        return err;
+    if (err) return err;
     float *na = NULL;
     if (alpha && out_alpha) {
         na = rt_alloc_floats((size_t)rc->out_w * rc->out_h);
@@ -209,16 +198,15 @@ int rt_rotate_crop_image(const rt_image *src, const float *alpha, const rt_rotat
     }
     /* an integer-aligned pure crop is a copy: no resampling blur */
     double x0 = rc->cx - 0.5 * rc->out_w, y0 = rc->cy - 0.5 * rc->out_h;
-    if (fabs(rc->angle_deg) < 1e-9 && fabs(x0 - round(x0)) < 1e-6 &&
-        fabs(y0 - round(y0)) < 1e-6 && x0 >= -1e-6 && y0 >= -1e-6 &&
-        round(x0) + rc->out_w <= src->width && round(y0) + rc->out_h <= src->height) {
+    if (fabs(rc->angle_deg) < 1e-9 && fabs(x0 - round(x0)) < 1e-6 && fabs(y0 - round(y0)) < 1e-6 &&
+        x0 >= -1e-6 && y0 >= -1e-6 && round(x0) + rc->out_w <= src->width &&
+        round(y0) + rc->out_h <= src->height) {
         for (int p = 0; p < n; p++)
             crop_plane(srcp[p], src->width, (int)round(x0), (int)round(y0), dstp[p], rc->out_w,
                        rc->out_h);
     } else {
         rotate_planes(srcp, dstp, n, src->width, src->height, rc);
     }
-    if (out_alpha)
-        *out_alpha = na;
+    if (out_alpha) *out_alpha = na;
     return 0;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #define ANALYSIS_SIDE 1500
-#define KERNEL_SIGMA 0.5 /* degrees: finds the mode */
+#define KERNEL_SIGMA 0.5  /* degrees: finds the mode */
 #define REFINE_WINDOW 0.5 /* degrees: votes counted as support */
 #define TUKEY_C 0.7       /* degrees: robust mean around the mode */
 #define GRID_STEP 0.02
@@ -32,10 +32,8 @@ static int on_ignored(const rt_tilt_hints *hints, const rt_segment *s, int w, in
         for (int dy = -grow; dy <= grow; dy += grow > 0 ? grow : 1)
             for (int dx = -grow; dx <= grow; dx += grow > 0 ? grow : 1) {
                 int ix = cx + dx, iy = cy + dy;
-                if (ix < 0 || iy < 0 || ix >= iw || iy >= ih)
-                    continue;
-                if (hints->ignore[(size_t)iy * iw + ix] > hints->threshold)
-                    return 1;
+                if (ix < 0 || iy < 0 || ix >= iw || iy >= ih) continue;
+                if (hints->ignore[(size_t)iy * iw + ix] > hints->threshold) return 1;
             }
     }
     return 0;
@@ -48,8 +46,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
     est->segments = 0;
     rt_image *small;
     int err = rt_downscale(img, ANALYSIS_SIDE, &small);
-    if (err)
-        return err;
+    if (err) return err;
     const int w = small->width, h = small->height;
     float *lum = rt_alloc_floats((size_t)w * h);
     if (!lum) {
@@ -71,8 +68,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
     int n = 0;
     err = rt_detect_line_segments(lum, w, h, &p, &seg, &n);
     rt_free(lum);
-    if (err)
-        return err;
+    if (err) return err;
     vote *votes = malloc((size_t)(n ? n : 1) * sizeof *votes);
     if (!votes) {
         free(seg);
@@ -82,12 +78,10 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
     double total_w = 0.0;
     for (int i = 0; i < n; i++) {
         const rt_segment *s = &seg[i];
-        if (hints && hints->ignore && on_ignored(hints, s, w, h))
-            continue;
+        if (hints && hints->ignore && on_ignored(hints, s, w, h)) continue;
         double a = s->angle_deg, dev, weight;
         double contrast = s->contrast / 0.08;
-        if (contrast > 1.0)
-            contrast = 1.0;
+        if (contrast > 1.0) contrast = 1.0;
         /* long lines are far more reliable than short ones */
         double len_w = s->length * s->length / diag;
         if (fabs(a) < RT_TILT_SEARCH_DEG) {
@@ -122,8 +116,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
         double d = 0.0;
         for (int i = 0; i < nv; i++) {
             double x = votes[i].angle - t;
-            if (fabs(x) < 4 * KERNEL_SIGMA)
-                d += votes[i].weight * exp(-x * x * inv2s2);
+            if (fabs(x) < 4 * KERNEL_SIGMA) d += votes[i].weight * exp(-x * x * inv2s2);
         }
         /* prefer the smaller rotation on ties */
         if (d > best_d + 1e-12 || (fabs(d - best_d) <= 1e-12 && fabs(t) < fabs(best))) {
@@ -143,8 +136,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
                 sa += k * votes[i].angle;
             }
         }
-        if (sw <= 0)
-            break;
+        if (sw <= 0) break;
         t = sa / sw;
     }
     double sw = 0.0, support_len = 0.0;
@@ -158,8 +150,7 @@ int rt_estimate_tilt(const rt_image *img, const rt_tilt_hints *hints, rt_tilt_es
     double agree = sw / total_w;
     /* half a diagonal of agreeing lines is full support */
     double amount = support_len / (0.5 * diag);
-    if (amount > 1.0)
-        amount = 1.0;
+    if (amount > 1.0) amount = 1.0;
     est->confidence = agree * amount;
     return 0;
 }

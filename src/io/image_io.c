@@ -73,8 +73,7 @@ static void vips_reason(char *out, size_t cap)
             if (p[1] && p != out + strlen(out) - 1) {
                 *p = ' ';
                 char *q = strchr(p + 1, '\n');
-                if (q)
-                    *q = '\0';
+                if (q) *q = '\0';
             } else {
                 *p = '\0';
             }
@@ -89,8 +88,7 @@ static int open_header(const char *path, const char *name, rt_file_format *fmt, 
     const char *loader = vips_foreign_find_load(path);
     if (!loader) {
         vips_error_clear();
-        if (access(path, R_OK) != 0)
-            return rt_error(RT_ERR_IO, "%s: cannot read the file", name);
+        if (access(path, R_OK) != 0) return rt_error(RT_ERR_IO, "%s: cannot read the file", name);
         return rt_error(RT_ERR_IMAGE,
                         "%s: not a supported image; send a JPEG, PNG, TIFF, WebP or HEIF file",
                         name);
@@ -123,11 +121,9 @@ static int orientation_of(VipsImage *im)
 
 static int check_size(const char *name, int w, int h, double max_mp)
 {
-    if (max_mp <= 0)
-        max_mp = RT_DEFAULT_MAX_MEGAPIXELS;
+    if (max_mp <= 0) max_mp = RT_DEFAULT_MAX_MEGAPIXELS;
     double mp = (double)w * (double)h / 1e6;
-    if (w <= 0 || h <= 0)
-        return rt_error(RT_ERR_IMAGE, "%s: the image has no pixels", name);
+    if (w <= 0 || h <= 0) return rt_error(RT_ERR_IMAGE, "%s: the image has no pixels", name);
     if (mp > max_mp)
         return rt_error(RT_ERR_TOO_BIG,
                         "%s: the image is %dx%d = %.1f megapixels; the limit is %.0f megapixels",
@@ -142,8 +138,7 @@ int rt_io_probe(const char *path, double max_megapixels, rt_image_info *info,
     rt_file_format fmt;
     VipsImage *im;
     int err = open_header(path, name, &fmt, &im, 1);
-    if (err)
-        return err;
+    if (err) return err;
     int w = vips_image_get_width(im), h = vips_image_get_height(im);
     if (orientation_of(im) >= 5) {
         int t = w;
@@ -157,8 +152,7 @@ int rt_io_probe(const char *path, double max_megapixels, rt_image_info *info,
     info->bits = vips_image_get_format(im) == VIPS_FORMAT_UCHAR ? 8 : 16;
     snprintf(info->format, sizeof info->format, "%s", rt_file_format_name(fmt));
     snprintf(info->mime, sizeof info->mime, "%s", rt_file_format_mime(fmt));
-    if (format)
-        *format = fmt;
+    if (format) *format = fmt;
     g_object_unref(im);
     return check_size(name, w, h, max_megapixels);
 }
@@ -167,8 +161,8 @@ int rt_io_probe(const char *path, double max_megapixels, rt_image_info *info,
 
 typedef struct decode_ctx {
     rt_decoded *d;
-    int bands;      /* bands in the vips image */
-    int colour;     /* bands holding colour: 1 or 3 */
+    int bands;  /* bands in the vips image */
+    int colour; /* bands holding colour: 1 or 3 */
     int has_alpha;
     int sixteen;
     float lut8[256];
@@ -203,8 +197,7 @@ static int decode_tile(VipsRegion *region, void *seq, void *a, void *unused, gbo
                 } else {
                     r[row + x] = g[row + x] = b[row + x] = v0;
                 }
-                if (ctx->has_alpha)
-                    ctx->d->alpha[row + x] = s[ctx->colour] * k;
+                if (ctx->has_alpha) ctx->d->alpha[row + x] = s[ctx->colour] * k;
             }
         } else if (ctx->colour == 3 && !ctx->has_alpha) {
             const unsigned char *s = p;
@@ -224,8 +217,7 @@ static int decode_tile(VipsRegion *region, void *seq, void *a, void *unused, gbo
                 } else {
                     r[row + x] = g[row + x] = b[row + x] = v0;
                 }
-                if (ctx->has_alpha)
-                    ctx->d->alpha[row + x] = ctx->lut8[s[ctx->colour]];
+                if (ctx->has_alpha) ctx->d->alpha[row + x] = ctx->lut8[s[ctx->colour]];
             }
         }
     }
@@ -234,12 +226,33 @@ static int decode_tile(VipsRegion *region, void *seq, void *a, void *unused, gbo
 
 static int is_pixel_field(const char *name)
 {
-    static const char *const skip[] = {
-        "width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset",
-        "xres", "yres", "filename", "mode", "orientation", "n-pages", "page-height",
-        "bits-per-sample", "vips-loader", "interlaced", "palette-bit-depth", "heif-primary",
-        "heif-depth", "jpeg-multiscan", "jpeg-chroma-subsample", "png-comment-", "tiff-",
-        "exif-ifd0-Orientation", NULL};
+    static const char *const skip[] = {"width",
+                                       "height",
+                                       "bands",
+                                       "format",
+                                       "coding",
+                                       "interpretation",
+                                       "xoffset",
+                                       "yoffset",
+                                       "xres",
+                                       "yres",
+                                       "filename",
+                                       "mode",
+                                       "orientation",
+                                       "n-pages",
+                                       "page-height",
+                                       "bits-per-sample",
+                                       "vips-loader",
+                                       "interlaced",
+                                       "palette-bit-depth",
+                                       "heif-primary",
+                                       "heif-depth",
+                                       "jpeg-multiscan",
+                                       "jpeg-chroma-subsample",
+                                       "png-comment-",
+                                       "tiff-",
+                                       "exif-ifd0-Orientation",
+                                       NULL};
     for (int i = 0; skip[i]; i++) {
         size_t n = strlen(skip[i]);
         if (skip[i][n - 1] == '-' ? strncmp(name, skip[i], n) == 0 : strcmp(name, skip[i]) == 0)
@@ -256,13 +269,11 @@ typedef struct meta_list {
 static void *collect_field(VipsImage *im, const char *name, GValue *value, void *a)
 {
     meta_list *l = a;
-    if (is_pixel_field(name))
-        return NULL;
+    if (is_pixel_field(name)) return NULL;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
         struct rt_meta_field *f = realloc(l->f, cap * sizeof *f);
-        if (!f)
-            return NULL;
+        if (!f) return NULL;
         l->f = f;
         l->cap = cap;
     }
@@ -274,8 +285,8 @@ static void *collect_field(VipsImage *im, const char *name, GValue *value, void 
         /* a deep copy: some loaders (HEIF) hand out blobs whose bytes die
          * with the loaded image */
         size_t len;
-        const void *data = vips_area_get_data(VIPS_AREA(g_value_get_boxed(value)), &len, NULL,
-                                              NULL, NULL);
+        const void *data =
+            vips_area_get_data(VIPS_AREA(g_value_get_boxed(value)), &len, NULL, NULL, NULL);
         VipsBlob *copy = vips_blob_copy(data, len);
         g_value_set_boxed(&f->value, copy);
         vips_area_unref(VIPS_AREA(copy));
@@ -336,8 +347,7 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
     rt_file_format fmt;
     VipsImage *im;
     int err = open_header(path, name, &fmt, &im, 1);
-    if (err)
-        return err;
+    if (err) return err;
     int orient = orientation_of(im);
     int w = vips_image_get_width(im), h = vips_image_get_height(im);
     if ((err = check_size(name, orient >= 5 ? h : w, orient >= 5 ? w : h, max_megapixels))) {
@@ -347,15 +357,13 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
     if (orient != 1) {
         /* rotations need random access to the decoded pixels */
         g_object_unref(im);
-        if ((err = open_header(path, name, &fmt, &im, 0)))
-            return err;
+        if ((err = open_header(path, name, &fmt, &im, 0))) return err;
         VipsImage *rot;
         if (vips_autorot(im, &rot, NULL)) {
             g_object_unref(im);
             char why[512];
             vips_reason(why, sizeof why);
-            return rt_error(RT_ERR_IMAGE, "%s: cannot apply the EXIF orientation (%s)", name,
-                            why);
+            return rt_error(RT_ERR_IMAGE, "%s: cannot apply the EXIF orientation (%s)", name, why);
         }
         g_object_unref(im);
         im = rot;
@@ -385,8 +393,8 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         keep_icc = interp == VIPS_INTERPRETATION_sRGB || interp == VIPS_INTERPRETATION_RGB16;
     }
     int bands = im->Bands;
-    if (bands < 1 || bands > 4 || (im->BandFmt != VIPS_FORMAT_UCHAR &&
-                                   im->BandFmt != VIPS_FORMAT_USHORT)) {
+    if (bands < 1 || bands > 4 ||
+        (im->BandFmt != VIPS_FORMAT_UCHAR && im->BandFmt != VIPS_FORMAT_USHORT)) {
         g_object_unref(im);
         return rt_error(RT_ERR_IMAGE, "%s: %d-band images are not supported", name, bands);
     }
@@ -406,8 +414,7 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
                       .sixteen = d->bits == 16};
     for (int i = 0; i < 256; i++)
         ctx.lut8[i] = (float)i / 255.0f;
-    if ((err = rt_image_create_uninit(im->Xsize, im->Ysize, 3, &d->image)))
-        goto fail;
+    if ((err = rt_image_create_uninit(im->Xsize, im->Ysize, 3, &d->image))) goto fail;
     if (ctx.has_alpha && !(d->alpha = rt_alloc_floats(rt_image_pixels(d->image)))) {
         err = rt_error(RT_ERR_NOMEM, "out of memory for the alpha channel");
         goto fail;
@@ -430,8 +437,7 @@ fail:
 
 void rt_decoded_destroy(rt_decoded *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     rt_image_destroy(d->image);
     rt_free(d->alpha);
     rt_metadata_clear(&d->meta);
@@ -443,10 +449,8 @@ void rt_decoded_destroy(rt_decoded *d)
 static inline int quantize16(float v)
 {
     float f = v * 65535.0f + 0.5f;
-    if (!(f > 0.0f))
-        return 0;
-    if (f >= 65535.0f)
-        return 65535;
+    if (!(f > 0.0f)) return 0;
+    if (f >= 65535.0f) return 65535;
     return (int)f;
 }
 
@@ -478,8 +482,7 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
                 }
                 for (int c = 0; c < n; c++)
                     *q++ = (unsigned short)quantize16(src->p[c][row + lx]);
-                if (src->add_alpha)
-                    *q++ = 65535;
+                if (src->add_alpha) *q++ = 65535;
             }
         } else {
             VipsPel *q = VIPS_REGION_ADDR(out, r->left, y);
@@ -495,12 +498,11 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
                 }
                 int dx = x & (RT_DITHER_TILE - 1);
                 for (int c = 0; c < n; c++) {
-                    float f = src->p[c][row + lx] * 255.0f + 0.5f +
-                              (ctx->dither ? noise[c][dx] : 0.0f);
+                    float f =
+                        src->p[c][row + lx] * 255.0f + 0.5f + (ctx->dither ? noise[c][dx] : 0.0f);
                     *q++ = (VipsPel)(f > 0.0f ? (f < 255.0f ? (int)f : 255) : 0);
                 }
-                if (src->add_alpha)
-                    *q++ = 255;
+                if (src->add_alpha) *q++ = 255;
             }
         }
     }
@@ -515,8 +517,7 @@ rt_planes rt_planes_of(const rt_image *im, const float *alpha)
     rt_planes p = {.width = im->width, .height = im->height, .n = im->channels};
     for (int c = 0; c < im->channels && c < 4; c++)
         p.p[c] = rt_image_plane(im, c);
-    if (alpha && p.n < 4)
-        p.p[p.n++] = alpha;
+    if (alpha && p.n < 4) p.p[p.n++] = alpha;
     return p;
 }
 
@@ -530,7 +531,7 @@ static VipsImage *planes_image(const rt_planes *src, const rt_encode_params *ep,
     ctx->dither = ep->dither && !sixteen;
     VipsInterpretation interp =
         ctx->bands <= 2 ? (sixteen ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_B_W)
-                    : (sixteen ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB);
+                        : (sixteen ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB);
     double xres = ep->meta && ep->meta->xres > 0 ? ep->meta->xres : 72.0 / 25.4;
     double yres = ep->meta && ep->meta->yres > 0 ? ep->meta->yres : 72.0 / 25.4;
     int cw = src->canvas_w > 0 ? src->canvas_w : src->width;
@@ -556,8 +557,8 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
 {
     switch (ep->format) {
     case RT_FMT_JPEG:
-        return path ? vips_jpegsave(im, path, "Q", 95, "subsample_mode",
-                                    VIPS_FOREIGN_SUBSAMPLE_OFF, NULL)
+        return path ? vips_jpegsave(im, path, "Q", 95, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF,
+                                    NULL)
                     : vips_jpegsave_buffer(im, buf, len, "Q", 95, "subsample_mode",
                                            VIPS_FOREIGN_SUBSAMPLE_OFF, NULL);
     case RT_FMT_PNG:
@@ -583,8 +584,7 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
 static int write_whole_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
-    if (!f)
-        return rt_error(RT_ERR_IO, "cannot write %s", path);
+    if (!f) return rt_error(RT_ERR_IO, "cannot write %s", path);
     int bad = fwrite(data, 1, len, f) != len;
     bad |= fclose(f) != 0;
     return bad ? rt_error(RT_ERR_IO, "cannot write %s (disk full?)", path) : 0;
@@ -603,8 +603,7 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
         void *jpeg;
         size_t jlen;
         int err = rt_jpeg_encode(src, 95, ep->dither, ep->meta, &jpeg, &jlen);
-        if (err)
-            return err;
+        if (err) return err;
         if (path) {
             err = write_whole_file(path, jpeg, jlen);
             g_free(jpeg);
@@ -655,15 +654,13 @@ static void probe_heif(void)
     void *buf;
     size_t len;
     heif_encodes = rt_encode_buffer(&p, &ep, &buf, &len) == 0;
-    if (heif_encodes)
-        g_free(buf);
+    if (heif_encodes) g_free(buf);
     rt_error_clear();
 }
 
 int rt_format_can_encode(rt_file_format f)
 {
-    if (f != RT_FMT_HEIF)
-        return 1;
+    if (f != RT_FMT_HEIF) return 1;
     pthread_once(&heif_once, probe_heif);
     return heif_encodes;
 }

@@ -87,5 +87,4 @@ void rt_encode_free(void *buf);
 /* Views of an image's planes (plus an optional alpha) for the encoder. */
 rt_planes rt_planes_of(const rt_image *im, const float *alpha);
 
-
 #endif

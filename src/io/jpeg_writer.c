@@ -56,14 +56,15 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
             const float *noise = rt_dither_row(y, c);
             for (int x = 0; x < w; x++) {
                 float f = p[x] * 255.0f + 0.5f + (dither ? noise[x & (RT_DITHER_TILE - 1)] : 0.f);
-                q[(size_t)x * comps + c] = (unsigned char)(f > 0.f ? (f < 255.f ? (int)f : 255) : 0);
+                q[(size_t)x * comps + c] =
+                    (unsigned char)(f > 0.f ? (f < 255.f ? (int)f : 255) : 0);
             }
         }
     }
 }
 
-static int encode_strip(const rt_planes *src, int comps, int quality, int dither, int y0,
-                        int rows, const rt_metadata *meta, strip *out)
+static int encode_strip(const rt_planes *src, int comps, int quality, int dither, int y0, int rows,
+                        const rt_metadata *meta, strip *out)
 {
     struct jpeg_compress_struct cinfo;
     jpeg_error err;
@@ -136,8 +137,7 @@ typedef struct growbuf {
 
 static void put(growbuf *g, const void *data, size_t len)
 {
-    if (g->failed)
-        return;
+    if (g->failed) return;
     if (g->n + len > g->cap) {
         size_t cap = g->cap ? g->cap : 1 << 20;
         while (cap < g->n + len)
@@ -162,32 +162,31 @@ static void put_marker(growbuf *g, int marker, const void *a, size_t alen, const
                              (unsigned char)seg};
     put(g, head, 4);
     put(g, a, alen);
-    if (blen)
-        put(g, b, blen);
+    if (blen) put(g, b, blen);
 }
 
 /* EXIF with its orientation tag set to 1 (the pixels are upright now). */
 static void put_exif(growbuf *g, const unsigned char *exif, size_t len)
 {
-    if (len < 14 || len > 65533)
-        return;
+    if (len < 14 || len > 65533) return;
     unsigned char *copy = malloc(len);
-    if (!copy)
-        return;
+    if (!copy) return;
     memcpy(copy, exif, len);
     size_t t = memcmp(copy, "Exif\0\0", 6) == 0 ? 6 : 0; /* TIFF header */
     int le = copy[t] == 'I';
 #define RD16(o) (le ? (copy[o] | copy[(o) + 1] << 8) : (copy[o] << 8 | copy[(o) + 1]))
-#define RD32(o) (le ? ((uint32_t)copy[o] | (uint32_t)copy[(o) + 1] << 8 | (uint32_t)copy[(o) + 2] << 16 | (uint32_t)copy[(o) + 3] << 24) \
-                    : ((uint32_t)copy[o] << 24 | (uint32_t)copy[(o) + 1] << 16 | (uint32_t)copy[(o) + 2] << 8 | (uint32_t)copy[(o) + 3]))
+#define RD32(o)                                                                                    \
+    (le ? ((uint32_t)copy[o] | (uint32_t)copy[(o) + 1] << 8 | (uint32_t)copy[(o) + 2] << 16 |      \
+           (uint32_t)copy[(o) + 3] << 24)                                                          \
+        : ((uint32_t)copy[o] << 24 | (uint32_t)copy[(o) + 1] << 16 |                               \
+           (uint32_t)copy[(o) + 2] << 8 | (uint32_t)copy[(o) + 3]))
     if (t + 8 <= len) {
         size_t ifd = t + RD32(t + 4);
         if (ifd + 2 <= len) {
             int count = RD16(ifd);
             for (int i = 0; i < count; i++) {
                 size_t e = ifd + 2 + (size_t)i * 12;
-                if (e + 12 > len)
-                    break;
+                if (e + 12 > len) break;
                 if (RD16(e) == 0x0112) {
                     copy[e + 8] = le ? 1 : 0;
                     copy[e + 9] = le ? 0 : 1;
@@ -208,10 +207,8 @@ static void put_metadata(growbuf *g, const rt_metadata *meta)
 {
     const void *data;
     size_t len;
-    if (!meta)
-        return;
-    if (rt_metadata_blob(meta, "exif-data", &data, &len) == 0)
-        put_exif(g, data, len);
+    if (!meta) return;
+    if (rt_metadata_blob(meta, "exif-data", &data, &len) == 0) put_exif(g, data, len);
     static const char xmp_ns[] = "http://ns.adobe.com/xap/1.0/";
     if (rt_metadata_blob(meta, "xmp-data", &data, &len) == 0 && len + sizeof xmp_ns <= 65533)
         put_marker(g, 0xE1, xmp_ns, sizeof xmp_ns, data, len);
@@ -241,15 +238,13 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
     const int w = src->width, h = src->height;
     const int mcus_per_row = (w + 7) / 8;
     int mcu_rows = MAX_RESTART_MCUS / mcus_per_row;
-    if (mcu_rows > MAX_MCU_ROWS_PER_STRIP)
-        mcu_rows = MAX_MCU_ROWS_PER_STRIP;
+    if (mcu_rows > MAX_MCU_ROWS_PER_STRIP) mcu_rows = MAX_MCU_ROWS_PER_STRIP;
     if (mcu_rows < 1)
         return rt_error(RT_ERR_TOO_BIG, "image %d pixels wide is too wide for JPEG", w);
     const int rows_per_strip = 8 * mcu_rows;
     const int nstrips = (h + rows_per_strip - 1) / rows_per_strip;
     strip *strips = calloc((size_t)nstrips, sizeof *strips);
-    if (!strips)
-        return rt_error(RT_ERR_NOMEM, "out of memory");
+    if (!strips) return rt_error(RT_ERR_NOMEM, "out of memory");
     rt_dither_init();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < nstrips; i++) {
@@ -278,8 +273,8 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             }
             if (marker == 0xDA && nstrips > 1) {
                 unsigned interval = (unsigned)(mcus_per_row * mcu_rows);
-                unsigned char dri[6] = {0xFF, 0xDD, 0, 4, (unsigned char)(interval >> 8),
-                                        (unsigned char)interval};
+                unsigned char dri[6] = {
+                    0xFF, 0xDD, 0, 4, (unsigned char)(interval >> 8), (unsigned char)interval};
                 put(&g, dri, 6);
             }
             size_t start = g.n;
@@ -304,8 +299,7 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
         }
         unsigned char eoi[2] = {0xFF, 0xD9};
         put(&g, eoi, 2);
-        if (g.failed)
-            err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
+        if (g.failed) err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
     }
     for (int i = 0; i < nstrips; i++)
         free(strips[i].jpeg);

@@ -18,8 +18,7 @@ char *rt_part_path(const char *path)
 {
     size_t n = strlen(path) + 6;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s.part", path);
+    if (p) snprintf(p, n, "%s.part", path);
     return p;
 }
 
@@ -28,8 +27,7 @@ int rt_zip_open(const char *path, rt_zip **out)
     *out = NULL;
     rt_zip *z = calloc(1, sizeof *z);
     if (!z || !(z->path = strdup(path)) || !(z->part = rt_part_path(path))) {
-        if (z)
-            free(z->path);
+        if (z) free(z->path);
         free(z);
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
@@ -52,8 +50,7 @@ int rt_zip_open(const char *path, rt_zip **out)
 int rt_zip_add(rt_zip *z, const char *name, const void *data, size_t len, int compress)
 {
     zip_source_t *src = zip_source_buffer(z->za, data, len, 0);
-    if (!src)
-        return rt_error(RT_ERR_INTERNAL, "zip: %s", zip_strerror(z->za));
+    if (!src) return rt_error(RT_ERR_INTERNAL, "zip: %s", zip_strerror(z->za));
     zip_int64_t idx = zip_file_add(z->za, name, src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE);
     if (idx < 0) {
         zip_source_free(src);
@@ -83,8 +80,7 @@ int rt_zip_commit(rt_zip *z)
 
 void rt_zip_abort(rt_zip *z)
 {
-    if (!z)
-        return;
+    if (!z) return;
     zip_discard(z->za);
     unlink(z->part);
     free(z->part);

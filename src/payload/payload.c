@@ -24,8 +24,7 @@ static void add_error(report *r, const char *fmt, ...) __attribute__((format(pri
 static void add_error(report *r, const char *fmt, ...)
 {
     r->nerrors++;
-    if (r->nerrors > MAX_REPORTED_ERRORS)
-        return;
+    if (r->nerrors > MAX_REPORTED_ERRORS) return;
     size_t used = strlen(r->errors);
     if (used && used + 2 < sizeof r->errors) {
         strcat(r->errors, "; ");
@@ -46,12 +45,10 @@ static void add_warning(report *r, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     char **w = realloc(r->warnings, (r->nwarnings + 1) * sizeof *w);
-    if (!w)
-        return;
+    if (!w) return;
     r->warnings = w;
     w[r->nwarnings] = strdup(buf);
-    if (w[r->nwarnings])
-        r->nwarnings++;
+    if (w[r->nwarnings]) r->nwarnings++;
 }
 
 /* Lowercases, drops spaces/'_'/'-', and spells '&' as "and", so that
@@ -61,8 +58,7 @@ static void normalise_choice(const char *in, char *out, size_t cap)
     size_t n = 0;
     for (; *in && n + 4 < cap; in++) {
         unsigned char ch = (unsigned char)*in;
-        if (ch == ' ' || ch == '_' || ch == '-' || ch == '\t')
-            continue;
+        if (ch == ' ' || ch == '_' || ch == '-' || ch == '\t') continue;
         if (ch == '&') {
             memcpy(out + n, "and", 3);
             n += 3;
@@ -79,8 +75,7 @@ static int choice_index(const rt_field_spec *f, const char *s)
     normalise_choice(s, a, sizeof a);
     for (int i = 0; i < RT_MAX_CHOICES && f->choices[i]; i++) {
         normalise_choice(f->choices[i], b, sizeof b);
-        if (strcmp(a, b) == 0)
-            return i;
+        if (strcmp(a, b) == 0) return i;
     }
     return -1;
 }
@@ -110,13 +105,11 @@ static int json_to_number(json_t *v, double *out)
         char *end;
         while (isspace((unsigned char)*s))
             s++;
-        if (!*s)
-            return -1;
+        if (!*s) return -1;
         double d = strtod(s, &end);
         while (isspace((unsigned char)*end))
             end++;
-        if (*end || !isfinite(d))
-            return -1;
+        if (*end || !isfinite(d)) return -1;
         *out = d;
         return 0;
     }
@@ -156,8 +149,7 @@ static void describe_value(json_t *v, char *out, size_t cap)
         snprintf(out, cap, "?");
         return;
     }
-    if (strlen(s) > 40)
-        strcpy(s + 37, "...");
+    if (strlen(s) > 40) strcpy(s + 37, "...");
     snprintf(out, cap, "%s", s);
     free(s);
 }
@@ -166,14 +158,12 @@ static int parse_aspect(json_t *v, rt_field_value *val)
 {
     if (json_is_number(v)) {
         double d = json_number_value(v);
-        if (!(d > 0) || !isfinite(d))
-            return -1;
+        if (!(d > 0) || !isfinite(d)) return -1;
         val->num = RT_ASPECT_RATIO;
         val->ratio = d;
         return 0;
     }
-    if (!json_is_string(v))
-        return -1;
+    if (!json_is_string(v)) return -1;
     const char *s = json_string_value(v);
     static const char *const names[] = {"Original", "Free", "Square", "Custom"};
     for (int i = 0; i < 4; i++)
@@ -187,16 +177,13 @@ static int parse_aspect(json_t *v, rt_field_value *val)
     double w = strtod(s, &end);
     while (isspace((unsigned char)*end))
         end++;
-    if (end == s || (*end != ':' && *end != 'x' && *end != 'X' && *end != '/'))
-        return -1;
+    if (end == s || (*end != ':' && *end != 'x' && *end != 'X' && *end != '/')) return -1;
     const char *rest = end + 1;
     double h = strtod(rest, &end);
     while (isspace((unsigned char)*end))
         end++;
-    if (end == rest || *end || !(w > 0) || !(h > 0) || !isfinite(w) || !isfinite(h))
-        return -1;
-    if (w / h < 0.05 || w / h > 20)
-        return -1;
+    if (end == rest || *end || !(w > 0) || !(h > 0) || !isfinite(w) || !isfinite(h)) return -1;
+    if (w / h < 0.05 || w / h > 20) return -1;
     val->num = RT_ASPECT_RATIO;
     val->ratio = w / h;
     return 0;
@@ -205,16 +192,13 @@ static int parse_aspect(json_t *v, rt_field_value *val)
 /* Finds key in obj ignoring case, spaces, '_' and '-'. */
 static json_t *lenient_get(json_t *obj, const char *key)
 {
-    if (!json_is_object(obj))
-        return NULL;
+    if (!json_is_object(obj)) return NULL;
     json_t *v = json_object_get(obj, key);
-    if (v)
-        return v;
+    if (v) return v;
     const char *k;
     json_object_foreach(obj, k, v)
     {
-        if (rt_name_matches(k, key))
-            return v;
+        if (rt_name_matches(k, key)) return v;
     }
     return NULL;
 }
@@ -228,8 +212,7 @@ static json_t *get_path(json_t *task, const char *path)
     char *save = NULL;
     for (char *part = strtok_r(buf, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
         cur = lenient_get(cur, part);
-        if (!cur)
-            return NULL;
+        if (!cur) return NULL;
     }
     return cur;
 }
@@ -252,8 +235,8 @@ static void parse_field(report *r, const char *where, const rt_field_spec *f, js
     case RT_FIELD_INT: {
         double d;
         if (json_to_number(v, &d) != 0) {
-            add_error(r, "%s: %s = %s is not a number; use a number in [%s, %s]", where, key,
-                      shown, lo, hi);
+            add_error(r, "%s: %s = %s is not a number; use a number in [%s, %s]", where, key, shown,
+                      lo, hi);
             return;
         }
         if (f->type == RT_FIELD_INT && d != floor(d)) {
@@ -303,8 +286,7 @@ static int is_common_key(const char *k)
 {
     static const char *const common[] = {"Plugin", "Layer", "Scale", "Automask", NULL};
     for (int i = 0; common[i]; i++)
-        if (rt_name_matches(k, common[i]))
-            return 1;
+        if (rt_name_matches(k, common[i])) return 1;
     return 0;
 }
 
@@ -317,8 +299,7 @@ static int path_is_known(const rt_plugin_spec *spec, const char *path, int is_ob
         const char *cands[2] = {f->path, f->alias};
         for (int c = 0; c < 2; c++) {
             const char *fp = cands[c];
-            if (!fp)
-                continue;
+            if (!fp) continue;
             /* compare segment by segment, leniently */
             char a[256], b[256];
             snprintf(a, sizeof a, "%s", fp);
@@ -334,20 +315,17 @@ static int path_is_known(const rt_plugin_spec *spec, const char *path, int is_ob
                 pa = strtok_r(NULL, "/", &sa);
                 pb = strtok_r(NULL, "/", &sb);
             }
-            if (!ok || pb)
-                continue;
-            if (!pa && !is_object)
-                return 1; /* exact field */
-            if (pa && is_object)
-                return 1; /* a group on the way to a field */
+            if (!ok || pb) continue;
+            if (!pa && !is_object) return 1; /* exact field */
+            if (pa && is_object) return 1;   /* a group on the way to a field */
         }
     }
     (void)n;
     return 0;
 }
 
-static void warn_unknown_keys(report *r, const char *where, const rt_plugin_spec *spec,
-                              json_t *obj, const char *prefix)
+static void warn_unknown_keys(report *r, const char *where, const rt_plugin_spec *spec, json_t *obj,
+                              const char *prefix)
 {
     const char *k;
     json_t *v;
@@ -355,14 +333,11 @@ static void warn_unknown_keys(report *r, const char *where, const rt_plugin_spec
     {
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", k);
-        if (!*prefix && is_common_key(k))
-            continue;
+        if (!*prefix && is_common_key(k)) continue;
         /* Alpha1/Alpha2 a plugin does not use are ignored silently (API.md). */
-        if (!*prefix && (rt_name_matches(k, "Alpha1") || rt_name_matches(k, "Alpha2")))
-            continue;
+        if (!*prefix && (rt_name_matches(k, "Alpha1") || rt_name_matches(k, "Alpha2"))) continue;
         if (path_is_known(spec, path, json_is_object(v))) {
-            if (json_is_object(v))
-                warn_unknown_keys(r, where, spec, v, path);
+            if (json_is_object(v)) warn_unknown_keys(r, where, spec, v, path);
             continue;
         }
         add_warning(r, "%s: unknown key '%s' ignored", where, path);
@@ -437,8 +412,7 @@ static void parse_task(report *r, json_t *jt, int index, rt_task *t)
             fv = get_path(jt, f->alias);
             key = f->alias;
         }
-        if (fv)
-            parse_field(r, where, f, fv, key, val);
+        if (fv) parse_field(r, where, f, fv, key, val);
     }
 
     /* Face Femininity is accepted as the mirror of Face Masculinity. */
@@ -568,8 +542,7 @@ done:
 
 void payload_destroy(rt_payload *p)
 {
-    if (!p)
-        return;
+    if (!p) return;
     free(p->tasks);
     free_warnings(p->warnings, p->nwarnings);
     free(p);
@@ -577,11 +550,9 @@ void payload_destroy(rt_payload *p)
 
 int payload_is_layered(const rt_payload *p)
 {
-    if (p->output_format == RT_OUTPUT_ZIP)
-        return 1;
+    if (p->output_format == RT_OUTPUT_ZIP) return 1;
     for (size_t i = 0; i < p->ntasks; i++)
-        if (p->tasks[i].layer)
-            return 1;
+        if (p->tasks[i].layer) return 1;
     return 0;
 }
 
@@ -637,15 +608,18 @@ static void set_path(json_t *obj, const char *path, json_t *value)
 static json_t *field_to_json(const rt_field_spec *f, const rt_field_value *v)
 {
     switch (f->type) {
-    case RT_FIELD_NUMBER: return json_real(v->num);
-    case RT_FIELD_INT: return json_integer((json_int_t)v->num);
-    case RT_FIELD_BOOL: return json_boolean(v->num != 0);
-    case RT_FIELD_CHOICE: return json_string(f->choices[(int)v->num]);
+    case RT_FIELD_NUMBER:
+        return json_real(v->num);
+    case RT_FIELD_INT:
+        return json_integer((json_int_t)v->num);
+    case RT_FIELD_BOOL:
+        return json_boolean(v->num != 0);
+    case RT_FIELD_CHOICE:
+        return json_string(f->choices[(int)v->num]);
     case RT_FIELD_ASPECT: {
         static const char *const names[] = {"Original", "Free", "Square", "Custom"};
         int c = (int)v->num;
-        if (c < RT_ASPECT_RATIO)
-            return json_string(names[c]);
+        if (c < RT_ASPECT_RATIO) return json_string(names[c]);
         char buf[64];
         snprintf(buf, sizeof buf, "%.6g : 1", v->ratio);
         return json_string(buf);
@@ -660,9 +634,10 @@ char *payload_to_json(const rt_payload *p)
     json_t *root = json_object();
     json_object_set_new(root, "mode", json_string("professional"));
     json_object_set_new(root, "output", json_string(payload_is_layered(p) ? "zip" : "image"));
-    json_object_set_new(root, "outputFormat", p->output_format == RT_OUTPUT_SAME
-                                                  ? json_string("same as input")
-                                                  : json_string(fmt_names[p->output_format]));
+    json_object_set_new(root, "outputFormat",
+                        p->output_format == RT_OUTPUT_SAME
+                            ? json_string("same as input")
+                            : json_string(fmt_names[p->output_format]));
     json_t *tasks = json_array();
     for (size_t i = 0; i < p->ntasks; i++) {
         const rt_task *t = &p->tasks[i];
@@ -671,8 +646,7 @@ char *payload_to_json(const rt_payload *p)
         json_object_set_new(jt, "Plugin", json_string(t->spec->name));
         json_object_set_new(jt, "Layer", json_integer(t->layer));
         json_object_set_new(jt, "Scale", json_integer(t->scale));
-        if (t->spec->uses_automask)
-            json_object_set_new(jt, "Automask", json_boolean(t->automask));
+        if (t->spec->uses_automask) json_object_set_new(jt, "Automask", json_boolean(t->automask));
         json_object_set_new(jt, "blendmode", json_string(rt_blend_name(t->spec->blend)));
         for (size_t f = 0; f < t->spec->nfields; f++)
             set_path(jt, t->spec->fields[f].path,

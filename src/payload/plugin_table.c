@@ -3,7 +3,10 @@
 #include <ctype.h>
 #include <string.h>
 
-#define BLEND_FIELD(lbl, hi) {"Alpha1", lbl, RT_FIELD_NUMBER, 0, hi, 1, {NULL}, NULL}
+#define BLEND_FIELD(lbl, hi)                                                                       \
+    {                                                                                              \
+        "Alpha1", lbl, RT_FIELD_NUMBER, 0, hi, 1, {NULL}, NULL                                     \
+    }
 
 /* Table order is PLUGINS.md's; ranges are the API's. */
 static const rt_plugin_spec plugin_table[] = {
@@ -35,15 +38,45 @@ static const rt_plugin_spec plugin_table[] = {
      {
          {"face_lifting_version", "Algorithm version", RT_FIELD_INT, 1, 3, 3, {NULL}, NULL},
          {"Face Lifting", "Slimmer cheeks and jaw", RT_FIELD_NUMBER, 0, 1, 1, {NULL}, NULL},
-         {"Face Masculinity", "Masculinity (0.5 neutral)", RT_FIELD_NUMBER, 0, 1, 0.5, {NULL},
+         {"Face Masculinity",
+          "Masculinity (0.5 neutral)",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.5,
+          {NULL},
           NULL},
-         {"Face Femininity", "Femininity (mirror of Masculinity)", RT_FIELD_NUMBER, 0, 1, 0.5,
-          {NULL}, NULL},
-         {"Double Chin Correction", "Double chin correction", RT_FIELD_NUMBER, 0, 1, 0, {NULL},
+         {"Face Femininity",
+          "Femininity (mirror of Masculinity)",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.5,
+          {NULL},
           NULL},
-         {"Face Lifting Depth", "How far into the face the reshaping reaches", RT_FIELD_NUMBER, 0,
-          1, 0.5, {NULL}, NULL},
-         {"Flow Smoothing", "Smoothness of the warp field", RT_FIELD_NUMBER, 0, 1, 0.1, {NULL},
+         {"Double Chin Correction",
+          "Double chin correction",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0,
+          {NULL},
+          NULL},
+         {"Face Lifting Depth",
+          "How far into the face the reshaping reaches",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.5,
+          {NULL},
+          NULL},
+         {"Flow Smoothing",
+          "Smoothness of the warp field",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.1,
+          {NULL},
           NULL},
      }},
     {"Glasses Anti Glare",
@@ -59,18 +92,54 @@ static const rt_plugin_spec plugin_table[] = {
      0,
      7,
      {
-         {"User Params/AI/Color Correction Mode", "Automatic correction", RT_FIELD_CHOICE, 0, 0, 2,
-          {"None", "Exposure only", "Exposure & WB", "Full", NULL}, NULL},
-         {"User Params/Basic/Enable Basic", "Enable the correction block", RT_FIELD_BOOL, 0, 1, 1,
-          {NULL}, NULL},
-         {"User Params/Basic/Exposure", "Exposure offset (EV)", RT_FIELD_NUMBER, -5, 5, 0, {NULL},
+         {"User Params/AI/Color Correction Mode",
+          "Automatic correction",
+          RT_FIELD_CHOICE,
+          0,
+          0,
+          2,
+          {"None", "Exposure only", "Exposure & WB", "Full", NULL},
           NULL},
-         {"User Params/Basic/Temperature", "Warmer (+) or cooler (-)", RT_FIELD_NUMBER, -100, 100,
-          0, {NULL}, NULL},
-         {"User Params/Basic/Tint", "Magenta (+) or green (-)", RT_FIELD_NUMBER, -100, 100, 0,
-          {NULL}, NULL},
+         {"User Params/Basic/Enable Basic",
+          "Enable the correction block",
+          RT_FIELD_BOOL,
+          0,
+          1,
+          1,
+          {NULL},
+          NULL},
+         {"User Params/Basic/Exposure",
+          "Exposure offset (EV)",
+          RT_FIELD_NUMBER,
+          -5,
+          5,
+          0,
+          {NULL},
+          NULL},
+         {"User Params/Basic/Temperature",
+          "Warmer (+) or cooler (-)",
+          RT_FIELD_NUMBER,
+          -100,
+          100,
+          0,
+          {NULL},
+          NULL},
+         {"User Params/Basic/Tint",
+          "Magenta (+) or green (-)",
+          RT_FIELD_NUMBER,
+          -100,
+          100,
+          0,
+          {NULL},
+          NULL},
          {"User Params/Basic/Contrast", "Contrast", RT_FIELD_NUMBER, -100, 100, 0, {NULL}, NULL},
-         {"User Params/Basic/Saturation", "Saturation", RT_FIELD_NUMBER, -100, 100, 0, {NULL},
+         {"User Params/Basic/Saturation",
+          "Saturation",
+          RT_FIELD_NUMBER,
+          -100,
+          100,
+          0,
+          {NULL},
           NULL},
      }},
     {"Crop",
@@ -78,24 +147,78 @@ static const rt_plugin_spec plugin_table[] = {
      0,
      9,
      {
-         {"User Params/AutoStraightenMode", "Straightening", RT_FIELD_CHOICE, 0, 0, 0,
-          {"Manual", "AI", "Person", NULL}, NULL},
-         {"User Params/Angle", "Rotation in degrees, counter-clockwise", RT_FIELD_NUMBER, -45, 45,
-          0, {NULL}, NULL},
-         {"User Params/AspectRatio", "Aspect ratio", RT_FIELD_ASPECT, 0, 0, RT_ASPECT_ORIGINAL,
-          {NULL}, NULL},
-         {"User Params/ManualAspectRatio", "Width / height for Free", RT_FIELD_NUMBER, 0.05, 20, 1,
-          {NULL}, NULL},
-         {"User Params/CustomAspectX", "Custom aspect width", RT_FIELD_NUMBER, 0.001, 100000, 1,
-          {NULL}, NULL},
-         {"User Params/CustomAspectY", "Custom aspect height", RT_FIELD_NUMBER, 0.001, 100000, 1,
-          {NULL}, NULL},
-         {"User Params/ManualCenterX", "Crop centre within its feasible range", RT_FIELD_NUMBER,
-          0, 1, 0.5, {NULL}, NULL},
-         {"User Params/ManualCenterY", "Crop centre within its feasible range", RT_FIELD_NUMBER,
-          0, 1, 0.5, {NULL}, NULL},
-         {"User Params/ManualArea", "Crop area, fraction of the largest crop", RT_FIELD_NUMBER,
-          0.01, 1, 1, {NULL}, NULL},
+         {"User Params/AutoStraightenMode",
+          "Straightening",
+          RT_FIELD_CHOICE,
+          0,
+          0,
+          0,
+          {"Manual", "AI", "Person", NULL},
+          NULL},
+         {"User Params/Angle",
+          "Rotation in degrees, counter-clockwise",
+          RT_FIELD_NUMBER,
+          -45,
+          45,
+          0,
+          {NULL},
+          NULL},
+         {"User Params/AspectRatio",
+          "Aspect ratio",
+          RT_FIELD_ASPECT,
+          0,
+          0,
+          RT_ASPECT_ORIGINAL,
+          {NULL},
+          NULL},
+         {"User Params/ManualAspectRatio",
+          "Width / height for Free",
+          RT_FIELD_NUMBER,
+          0.05,
+          20,
+          1,
+          {NULL},
+          NULL},
+         {"User Params/CustomAspectX",
+          "Custom aspect width",
+          RT_FIELD_NUMBER,
+          0.001,
+          100000,
+          1,
+          {NULL},
+          NULL},
+         {"User Params/CustomAspectY",
+          "Custom aspect height",
+          RT_FIELD_NUMBER,
+          0.001,
+          100000,
+          1,
+          {NULL},
+          NULL},
+         {"User Params/ManualCenterX",
+          "Crop centre within its feasible range",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.5,
+          {NULL},
+          NULL},
+         {"User Params/ManualCenterY",
+          "Crop centre within its feasible range",
+          RT_FIELD_NUMBER,
+          0,
+          1,
+          0.5,
+          {NULL},
+          NULL},
+         {"User Params/ManualArea",
+          "Crop area, fraction of the largest crop",
+          RT_FIELD_NUMBER,
+          0.01,
+          1,
+          1,
+          {NULL},
+          NULL},
      }},
 };
 
@@ -121,10 +244,8 @@ int rt_name_matches(const char *a, const char *b)
             a++;
         while (*b && skippable((unsigned char)*b))
             b++;
-        if (!*a || !*b)
-            return !*a && !*b;
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return 0;
+        if (!*a || !*b) return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
         a++;
         b++;
     }
@@ -133,15 +254,13 @@ int rt_name_matches(const char *a, const char *b)
 const rt_plugin_spec *rt_plugin_spec_find(const char *name)
 {
     for (size_t i = 0; i < rt_plugin_spec_count(); i++)
-        if (rt_name_matches(name, plugin_table[i].name))
-            return &plugin_table[i];
+        if (rt_name_matches(name, plugin_table[i].name)) return &plugin_table[i];
     return NULL;
 }
 
 int rt_plugin_spec_field(const rt_plugin_spec *spec, const char *path)
 {
     for (size_t i = 0; i < spec->nfields; i++)
-        if (strcmp(spec->fields[i].path, path) == 0)
-            return (int)i;
+        if (strcmp(spec->fields[i].path, path) == 0) return (int)i;
     return -1;
 }

@@ -18,8 +18,8 @@ static int init_status;
 static void init_engine(void)
 {
     if (VIPS_INIT("retouch")) {
-        init_status = rt_error(RT_ERR_INTERNAL, "cannot initialise libvips: %s",
-                               vips_error_buffer());
+        init_status =
+            rt_error(RT_ERR_INTERNAL, "cannot initialise libvips: %s", vips_error_buffer());
         return;
     }
     /* Jobs are independent: caching operations across them only costs memory. */
@@ -112,7 +112,7 @@ int rt_probe_image(const char *path, double max_megapixels, rt_image_info *info)
 
 const char *rt_step_name(rt_step step)
 {
-    static const char *const names[] = {"queued", "reading", "analysing",
+    static const char *const names[] = {"queued",     "reading", "analysing",
                                         "processing", "writing", "done"};
     return step <= RT_STEP_DONE ? names[step] : "unknown";
 }

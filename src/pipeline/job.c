@@ -20,10 +20,8 @@
 
 void rt_job_report(rt_job *job, rt_step step, const char *plugin, double progress)
 {
-    if (progress < job->progress)
-        progress = job->progress;
-    if (progress > 1.0)
-        progress = 1.0;
+    if (progress < job->progress) progress = job->progress;
+    if (progress > 1.0) progress = 1.0;
     job->progress = progress;
     job->step = step;
     if (job->opt.progress &&
@@ -56,10 +54,8 @@ void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction)
     rt_job *job = ctx->job;
     size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
     double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
-    if (fraction < 0)
-        fraction = 0;
-    if (fraction > 1)
-        fraction = 1;
+    if (fraction < 0) fraction = 0;
+    if (fraction > 1) fraction = 1;
     rt_job_report(job, RT_STEP_PROCESSING, ctx->task->spec->name,
                   PROGRESS_READ_END + span * ((double)job->current_task + fraction));
 }
@@ -88,13 +84,11 @@ int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **
         analysis_progress(ctx, 0.0);
         rt_face_models *models;
         int err = rt_face_models_acquire(job->opt.models_dir, &models);
-        if (err)
-            return err;
+        if (err) return err;
         err = rt_face_analysis_create(job->running, models, analysis_progress, ctx,
                                       &job->face_analysis);
         rt_face_models_release(models);
-        if (err)
-            return err;
+        if (err) return err;
         rt_plugin_progress(ctx, 0.5);
     }
     *out = job->face_analysis;
@@ -105,13 +99,10 @@ int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_j
 {
     *out = NULL;
     rt_job *job = calloc(1, sizeof *job);
-    if (!job)
-        return rt_error(RT_ERR_NOMEM, "out of memory");
+    if (!job) return rt_error(RT_ERR_NOMEM, "out of memory");
     job->payload = payload;
-    if (options)
-        job->opt = *options;
-    if (job->opt.max_megapixels <= 0)
-        job->opt.max_megapixels = RT_DEFAULT_MAX_MEGAPIXELS;
+    if (options) job->opt = *options;
+    if (job->opt.max_megapixels <= 0) job->opt.max_megapixels = RT_DEFAULT_MAX_MEGAPIXELS;
     job->plugins = json_array();
     job->warnings = json_array();
     for (size_t i = 0; i < payload->nwarnings; i++)
@@ -140,10 +131,14 @@ int rt_payload_check_runnable(const rt_payload *payload)
 static rt_file_format output_format(const rt_payload *p, rt_file_format input)
 {
     switch (p->output_format) {
-    case RT_OUTPUT_JPEG: return RT_FMT_JPEG;
-    case RT_OUTPUT_PNG: return RT_FMT_PNG;
-    case RT_OUTPUT_TIFF: return RT_FMT_TIFF;
-    default: break;
+    case RT_OUTPUT_JPEG:
+        return RT_FMT_JPEG;
+    case RT_OUTPUT_PNG:
+        return RT_FMT_PNG;
+    case RT_OUTPUT_TIFF:
+        return RT_FMT_TIFF;
+    default:
+        break;
     }
     return input;
 }
@@ -163,8 +158,12 @@ static int encode_layer_png(const rt_job *job, const rt_image *layer, int x0, in
 {
     const int W = job->running->width, H = job->running->height;
     static const float zero = 0.0f;
-    rt_planes planes = {.width = 1, .height = 1, .n = blend == RT_BLEND_MASK ? 1 : 4,
-                        .p = {&zero, &zero, &zero, &zero}, .x0 = W, .y0 = H};
+    rt_planes planes = {.width = 1,
+                        .height = 1,
+                        .n = blend == RT_BLEND_MASK ? 1 : 4,
+                        .p = {&zero, &zero, &zero, &zero},
+                        .x0 = W,
+                        .y0 = H};
     if (layer) {
         planes = rt_planes_of(layer, NULL);
         planes.x0 = x0;
@@ -212,9 +211,11 @@ static int add_layer_file(rt_job *job, const rt_task *t, void *png, size_t len)
 static int run_task(rt_job *job, const rt_task *t, int *changed)
 {
     const rt_plugin *plugin = rt_plugin_find(t->spec->name);
-    rt_plugin_ctx ctx = {
-        .task = t, .image = job->running, .alpha = job->alpha, .bits = job->input->bits,
-        .job = job};
+    rt_plugin_ctx ctx = {.task = t,
+                         .image = job->running,
+                         .alpha = job->alpha,
+                         .bits = job->input->bits,
+                         .job = job};
     rt_plugin_output out = {0};
     rt_plugin_progress(&ctx, 0.0);
     int err = 0;
@@ -222,13 +223,10 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         const struct rt_face_analysis *analysis;
         err = rt_plugin_face_analysis(&ctx, &analysis);
     }
-    if (!err && !job->cancelled)
-        err = plugin->run(&ctx, &out);
-    if (!err && job->cancelled)
-        err = rt_error(RT_ERR_CANCELLED, "the job was cancelled");
+    if (!err && !job->cancelled) err = plugin->run(&ctx, &out);
+    if (!err && job->cancelled) err = rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     if (err) {
-        if (out.layer != job->running)
-            rt_image_destroy(out.layer);
+        if (out.layer != job->running) rt_image_destroy(out.layer);
         rt_image_destroy(out.replace);
         rt_free(out.replace_alpha);
         json_decref(out.metadata);
@@ -257,14 +255,12 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
     }
     int emits_layer = t->layer && t->spec->blend != RT_BLEND_NONE;
     if (out.layer) {
-        if (!out.quantized)
-            quantize_layer(out.layer, out.x, out.y, job->input->bits);
+        if (!out.quantized) quantize_layer(out.layer, out.x, out.y, job->input->bits);
         if (emits_layer) {
             void *png;
             size_t len;
             err = encode_layer_png(job, out.layer, out.x, out.y, t->spec->blend, &png, &len);
-            if (!err)
-                err = add_layer_file(job, t, png, len);
+            if (!err) err = add_layer_file(job, t, png, len);
         }
         int opaque_full = out.layer->channels == 3 && out.x == 0 && out.y == 0 &&
                           out.layer->width == job->running->width &&
@@ -289,8 +285,7 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         void *png;
         size_t len;
         err = encode_layer_png(job, NULL, 0, 0, t->spec->blend, &png, &len);
-        if (!err)
-            err = add_layer_file(job, t, png, len);
+        if (!err) err = add_layer_file(job, t, png, len);
     }
     if (emits_layer) {
         json_object_set_new(entry, "layerIndex", json_integer((json_int_t)job->nlayers - 1));
@@ -300,18 +295,15 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
 
 int rt_job_run(rt_job *job, const char *input_path)
 {
-    if (job->ran)
-        return rt_error(RT_ERR_ARG, "a job runs once");
+    if (job->ran) return rt_error(RT_ERR_ARG, "a job runs once");
     job->ran = 1;
-    if (job->opt.threads > 0)
-        omp_set_num_threads(job->opt.threads);
+    if (job->opt.threads > 0) omp_set_num_threads(job->opt.threads);
     free(job->input_name);
     job->input_name = strdup(job->opt.input_name ? job->opt.input_name : input_path);
 
     rt_job_report(job, RT_STEP_READING, "", 0.0);
     int err = rt_decode(input_path, job->opt.max_megapixels, &job->input);
-    if (err)
-        return err;
+    if (err) return err;
     job->running = job->input->image;
     job->input->image = NULL;
     job->alpha = job->input->alpha;
@@ -323,8 +315,7 @@ int rt_job_run(rt_job *job, const char *input_path)
         job->out_format = RT_FMT_JPEG;
     }
     rt_job_report(job, RT_STEP_READING, "", PROGRESS_READ_END);
-    if (job->cancelled)
-        return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
+    if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
 
     int changed = 0;
     int seen_layer = 0;
@@ -337,10 +328,8 @@ int rt_job_run(rt_job *job, const char *input_path)
                 return err;
         }
         job->current_task = (int)i;
-        if ((err = run_task(job, t, &changed)))
-            return err;
-        if (job->cancelled)
-            return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
+        if ((err = run_task(job, t, &changed))) return err;
+        if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     }
     rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
     return 0;
@@ -373,8 +362,7 @@ char *rt_job_metadata_json(rt_job *job)
         json_object_set_new(root, "output", img);
         if (job->layered) {
             char flat[32];
-            snprintf(flat, sizeof flat, "flattened.%s",
-                     rt_file_format_extension(job->out_format));
+            snprintf(flat, sizeof flat, "flattened.%s", rt_file_format_extension(job->out_format));
             json_object_set_new(root, "flattened", json_string(flat));
             json_object_set_new(root, "base", json_string(job->base_png ? "base.png" : "input"));
         }
@@ -387,8 +375,7 @@ char *rt_job_metadata_json(rt_job *job)
 int rt_job_write_metadata(rt_job *job, const char *path)
 {
     char *s = rt_job_metadata_json(job);
-    if (!s)
-        return rt_error(RT_ERR_NOMEM, "out of memory");
+    if (!s) return rt_error(RT_ERR_NOMEM, "out of memory");
     char *part = rt_part_path(path);
     FILE *f = part ? fopen(part, "wb") : NULL;
     int err = 0;
@@ -427,12 +414,10 @@ static int flattened_planes(const rt_job *job, rt_planes *p, float **grey_tmp)
     const float *alpha = job->out_format == RT_FMT_JPEG ? NULL : job->alpha;
     *p = rt_planes_of(job->running, alpha);
     *grey_tmp = NULL;
-    if (!job->input->grey)
-        return 0;
+    if (!job->input->grey) return 0;
     size_t n = rt_image_pixels(job->running);
     float *g = rt_alloc_floats(n);
-    if (!g)
-        return rt_error(RT_ERR_NOMEM, "out of memory");
+    if (!g) return rt_error(RT_ERR_NOMEM, "out of memory");
     const float *r = rt_image_plane(job->running, 0), *gr = rt_image_plane(job->running, 1),
                 *b = rt_image_plane(job->running, 2);
 #pragma omp parallel for schedule(static)
@@ -447,14 +432,12 @@ static int flattened_planes(const rt_job *job, rt_planes *p, float **grey_tmp)
 
 int rt_job_write(rt_job *job, const char *output_path)
 {
-    if (!job->running)
-        return rt_error(RT_ERR_ARG, "the job has not run");
+    if (!job->running) return rt_error(RT_ERR_ARG, "the job has not run");
     rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
     rt_planes planes;
     float *grey = NULL;
     int err = flattened_planes(job, &planes, &grey);
-    if (err)
-        return err;
+    if (err) return err;
     rt_encode_params ep = flattened_params(job);
     err = write_output(job, output_path, &planes, &ep);
     rt_free(grey);
@@ -469,13 +452,11 @@ static int write_output(rt_job *job, const char *output_path, const rt_planes *f
     int err;
     if (!job->layered) {
         char *part = rt_part_path(output_path);
-        if (!part)
-            return rt_error(RT_ERR_NOMEM, "out of memory");
+        if (!part) return rt_error(RT_ERR_NOMEM, "out of memory");
         err = rt_encode_file(&planes, &ep, part);
         if (!err && rename(part, output_path) != 0)
             err = rt_error(RT_ERR_IO, "cannot move the result into place at %s", output_path);
-        if (err)
-            unlink(part);
+        if (err) unlink(part);
         free(part);
         return err;
     }
@@ -483,24 +464,20 @@ static int write_output(rt_job *job, const char *output_path, const rt_planes *f
     size_t flat_len = 0;
     char *meta = NULL;
     rt_zip *z = NULL;
-    if ((err = rt_encode_buffer(&planes, &ep, &flat, &flat_len)))
-        return err;
+    if ((err = rt_encode_buffer(&planes, &ep, &flat, &flat_len))) return err;
     if (!(meta = rt_job_metadata_json(job))) {
         rt_encode_free(flat);
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    if ((err = rt_zip_open(output_path, &z)))
-        goto done;
+    if ((err = rt_zip_open(output_path, &z))) goto done;
     for (size_t i = 0; i < job->nlayers && !err; i++)
         err = rt_zip_add(z, job->layers[i].file, job->layers[i].png, job->layers[i].png_len, 0);
-    if (!err)
-        err = rt_zip_add(z, "result.json", meta, strlen(meta), 1);
+    if (!err) err = rt_zip_add(z, "result.json", meta, strlen(meta), 1);
     char flat_name[32];
-    snprintf(flat_name, sizeof flat_name, "flattened.%s", rt_file_format_extension(job->out_format));
-    if (!err)
-        err = rt_zip_add(z, flat_name, flat, flat_len, 0);
-    if (!err && job->base_png)
-        err = rt_zip_add(z, "base.png", job->base_png, job->base_len, 0);
+    snprintf(flat_name, sizeof flat_name, "flattened.%s",
+             rt_file_format_extension(job->out_format));
+    if (!err) err = rt_zip_add(z, flat_name, flat, flat_len, 0);
+    if (!err && job->base_png) err = rt_zip_add(z, "base.png", job->base_png, job->base_len, 0);
     if (err)
         rt_zip_abort(z);
     else
@@ -523,8 +500,7 @@ const char *rt_job_output_mime(const rt_job *job)
 
 void rt_job_destroy(rt_job *job)
 {
-    if (!job)
-        return;
+    if (!job) return;
     rt_face_analysis_destroy(job->face_analysis);
     rt_image_destroy(job->running);
     rt_free(job->alpha);

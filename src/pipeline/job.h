@@ -33,9 +33,9 @@ struct rt_job {
     rt_job_options opt;
     char *input_name;
 
-    rt_decoded *input;  /* format, bits, metadata; its image is moved to `running` */
-    rt_image *running;  /* the running image */
-    float *alpha;       /* the input's alpha (transformed by geometry tasks) */
+    rt_decoded *input; /* format, bits, metadata; its image is moved to `running` */
+    rt_image *running; /* the running image */
+    float *alpha;      /* the input's alpha (transformed by geometry tasks) */
 
     rt_file_format out_format;
     int layered;

@@ -119,8 +119,7 @@ static int analysis_make(const rt_image *im, cc_analysis *a)
     memset(a, 0, sizeof *a);
     rt_image *small;
     int err = rt_downscale(im, ANALYSIS_SIDE, &small);
-    if (err)
-        return err;
+    if (err) return err;
     a->w = small->width;
     a->h = small->height;
     a->n = (size_t)a->w * a->h;
@@ -162,11 +161,9 @@ static int excluded_colour(float r, float g, float b, const double e[3])
 {
     double R = r / e[0], G = g / e[1], B = b / e[2];
     double s = R + G + B;
-    if (s <= 0)
-        return 1;
+    if (s <= 0) return 1;
     double mx = fmax(R, fmax(G, B)), mn = fmin(R, fmin(G, B));
-    if ((mx - mn) / mx > 0.6)
-        return 1;
+    if ((mx - mn) / mx > 0.6) return 1;
     double rg = (R - G) / s, gb = (G - B) / s;
     return R > G && G > B && rg > 0.03 && rg < 0.3 && gb > 0.0 && gb < 0.3;
 }
@@ -188,16 +185,14 @@ static int minkowski6(const float *const q[3], int squared, const cc_analysis *a
     double acc[3] = {0, 0, 0};
     size_t n = 0;
     for (size_t i = 0; i < a->n; i++) {
-        if (!use[i])
-            continue;
+        if (!use[i]) continue;
         for (int c = 0; c < 3; c++) {
             double v2 = squared ? q[c][i] : (double)q[c][i] * q[c][i];
             acc[c] += v2 * v2 * v2;
         }
         n++;
     }
-    if (n < 100)
-        return -1;
+    if (n < 100) return -1;
     for (int c = 0; c < 3; c++)
         e[c] = pow(acc[c] / n, 1.0 / 6.0);
     normalise_rgb(e);
@@ -221,11 +216,9 @@ static int grey_edge(const cc_analysis *a, const unsigned char *use, double e[3]
 #define PCT_BINS 16384
 static float percentile(const float *v, size_t n, double q)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     unsigned *hist = calloc(PCT_BINS, sizeof *hist);
-    if (!hist)
-        return 0;
+    if (!hist) return 0;
     for (size_t i = 0; i < n; i++) {
         int b = (int)(v[i] * (PCT_BINS / 2));
         hist[b < 0 ? 0 : (b >= PCT_BINS ? PCT_BINS - 1 : b)]++;
@@ -234,8 +227,7 @@ static float percentile(const float *v, size_t n, double q)
     int b = 0;
     for (; b < PCT_BINS - 1; b++) {
         acc += hist[b];
-        if (acc > want)
-            break;
+        if (acc > want) break;
     }
     free(hist);
     return (b + 0.5f) / (PCT_BINS / 2);
@@ -247,16 +239,14 @@ static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[
 {
     const int w = a->w, h = a->h;
     float *gi = rt_alloc_floats(a->n);
-    if (!gi)
-        return -1;
+    if (!gi) return -1;
     size_t n = 0;
     for (size_t i = 0; i < a->n; i++)
         gi[i] = INFINITY;
     for (int y = 1; y < h - 1; y++)
         for (int x = 1; x < w - 1; x++) {
             size_t i = (size_t)y * w + x;
-            if (!use[i])
-                continue;
+            if (!use[i]) continue;
             double ct[3], mean = 0;
             for (int c = 0; c < 3; c++) {
                 ct[c] = a->logct[c][i];
@@ -276,8 +266,7 @@ static int grey_pixels(const cc_analysis *a, const unsigned char *use, double e[
         if (sorted) {
             size_t k = 0;
             for (size_t i = 0; i < a->n; i++)
-                if (isfinite(gi[i]))
-                    sorted[k++] = gi[i];
+                if (isfinite(gi[i])) sorted[k++] = gi[i];
             /* the greyest 1 % (at least 50 pixels) */
             double q = k > 5000 ? 0.01 : 50.0 / (double)k;
             float thr = percentile(sorted, k, q < 1 ? q : 1);
@@ -307,8 +296,7 @@ static double median3(double a, double b, double c)
         a = b;
         b = t;
     }
-    if (b > c)
-        b = c;
+    if (b > c) b = c;
     return a > b ? a : b;
 }
 
@@ -317,15 +305,14 @@ static double median3(double a, double b, double c)
  * removed entirely; beyond that only part of the excess is corrected, less
  * for tint, whose large values usually come from coloured backdrops. */
 #define WB_TEMP_FREE 0.22 /* log-chroma, about 9 degrees */
-#define WB_TEMP_KEEP 0.5 /* share of the excess left alone */
+#define WB_TEMP_KEEP 0.5  /* share of the excess left alone */
 #define WB_TINT_FREE 0.12
 #define WB_TINT_KEEP 0.6
 
 static double damp_excess(double x, double free_amount, double keep)
 {
     double ax = fabs(x);
-    if (ax <= free_amount)
-        return x;
+    if (ax <= free_amount) return x;
     double y = free_amount + (1.0 - keep) * (ax - free_amount);
     return x < 0 ? -y : y;
 }
@@ -337,8 +324,7 @@ static void damp_correction(double e[3], rt_plugin_ctx *ctx)
     double t2 = damp_excess(temp, WB_TEMP_FREE, WB_TEMP_KEEP);
     double n2 = damp_excess(tint, WB_TINT_FREE, WB_TINT_KEEP);
     if (t2 != temp || n2 != tint)
-        rt_plugin_warn(ctx,
-                       "strong %s%s cast: corrected only partly to keep the light's character",
+        rt_plugin_warn(ctx, "strong %s%s cast: corrected only partly to keep the light's character",
                        fabs(temp) > WB_TEMP_FREE ? (temp > 0 ? "warm" : "cool") : "",
                        fabs(tint) > WB_TINT_FREE
                            ? (fabs(temp) > WB_TEMP_FREE ? (tint > 0 ? "/magenta" : "/green")
@@ -366,8 +352,7 @@ typedef struct face_cues {
 static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, face_cues *fc)
 {
     memset(fc, 0, sizeof *fc);
-    if (!fa || fa->nfaces == 0)
-        return;
+    if (!fa || fa->nfaces == 0) return;
     float *lr = malloc(MAX_SKIN_SAMPLES * sizeof *lr), *lb = malloc(MAX_SKIN_SAMPLES * sizeof *lb);
     if (!lr || !lb) {
         free(lr);
@@ -378,28 +363,24 @@ static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, fac
     for (int k = 0; k < fa->nfaces && k < 4; k++) {
         const rt_face *f = &fa->faces[k];
         int x0, y0, w, h;
-        if (n >= MAX_SKIN_SAMPLES ||
-            !rt_face_region_bounds(f, RT_REGION_SKIN, 0.0f, im->width, im->height, &x0, &y0, &w,
-                                   &h))
+        if (n >= MAX_SKIN_SAMPLES || !rt_face_region_bounds(f, RT_REGION_SKIN, 0.0f, im->width,
+                                                            im->height, &x0, &y0, &w, &h))
             continue;
         /* a sample grid of about 200 x 200 points: the mask is rasterised
          * only on the sampled rows */
         int step = (int)fmax(1.0, sqrt((double)w * h / 40000.0));
         float *row = rt_alloc_floats((size_t)w);
-        if (!row)
-            continue;
+        if (!row) continue;
         for (int y = 0; y < h && n < MAX_SKIN_SAMPLES; y += step) {
             if (rt_face_region_mask(f, RT_REGION_SKIN, 0.0f, x0, y0 + y, w, 1, row, (size_t)w))
                 break;
             for (int x = 0; x < w && n < MAX_SKIN_SAMPLES; x += step) {
-                if (row[x] < 0.95f)
-                    continue;
+                if (row[x] < 0.95f) continue;
                 size_t idx = (size_t)(y + y0) * im->width + (size_t)(x + x0);
                 float r = rt_srgb_to_linear(rt_image_plane(im, 0)[idx]),
                       g = rt_srgb_to_linear(rt_image_plane(im, 1)[idx]),
                       b = rt_srgb_to_linear(rt_image_plane(im, 2)[idx]);
-                if (g < 0.003f || r > 0.97f || g > 0.97f || b > 0.97f || r <= 0 || b <= 0)
-                    continue;
+                if (g < 0.003f || r > 0.97f || g > 0.97f || b > 0.97f || r <= 0 || b <= 0) continue;
                 /* shifted into [0, 2) for the histogram percentile */
                 lr[n] = (float)(log(r / g) + 1.0);
                 lb[n] = (float)(log(b / g) + 1.0);
@@ -420,8 +401,7 @@ static void gather_face_cues(const rt_image *im, const rt_face_analysis *fa, fac
 /* Under any light, pixels with the face skin's chromaticity are skin. */
 static int skin_like(const face_cues *fc, float r, float g, float b)
 {
-    if (!fc || !fc->have_skin || r <= 0 || g <= 0 || b <= 0)
-        return 0;
+    if (!fc || !fc->have_skin || r <= 0 || g <= 0 || b <= 0) return 0;
     double dr = log(r / g) - fc->skin_lr, db = log(b / g) - fc->skin_lb;
     return dr * dr + db * db < 0.15 * 0.15;
 }
@@ -445,11 +425,9 @@ static double corrected_skin_hue(const face_cues *fc, const double e[3])
 
 static void check_skin_locus(const face_cues *fc, double e[3], rt_plugin_ctx *ctx)
 {
-    if (!fc || !fc->have_skin)
-        return;
+    if (!fc || !fc->have_skin) return;
     double hue = corrected_skin_hue(fc, e);
-    if (hue >= SKIN_HUE_MIN && hue <= SKIN_HUE_MAX)
-        return;
+    if (hue >= SKIN_HUE_MIN && hue <= SKIN_HUE_MAX) return;
     double le[3] = {log(e[0] / e[1]), 0.0, log(e[2] / e[1])};
     for (double t = 0.9; t >= -1e-9; t -= 0.1) {
         double et[3] = {exp(t * le[0]), 1.0, exp(t * le[2])};
@@ -496,8 +474,7 @@ static void estimate_illuminant(cc_analysis *a, const face_cues *fc, double illu
         for (size_t i = 0; i < a->n; i++) {
             /* round 0 only drops saturated colours: skin is judged under the
              * first estimate, not under the cast */
-            use[i] = a->valid[i] &&
-                     !skin_like(fc, a->r[i], a->g[i], a->b[i]) &&
+            use[i] = a->valid[i] && !skin_like(fc, a->r[i], a->g[i], a->b[i]) &&
                      (round == 0 ? !saturated_colour(a->r[i], a->g[i], a->b[i])
                                  : !excluded_colour(a->r[i], a->g[i], a->b[i], e));
             n += use[i];
@@ -519,8 +496,7 @@ static void estimate_illuminant(cc_analysis *a, const face_cues *fc, double illu
                 lb[k] = log(est[m][2] / est[m][1]);
                 k++;
             }
-        if (k == 0)
-            break;
+        if (k == 0) break;
         double mr, mb;
         if (k == 3) {
             mr = median3(lr[0], lr[1], lr[2]);
@@ -543,8 +519,7 @@ static void estimate_illuminant(cc_analysis *a, const face_cues *fc, double illu
         for (int j = i + 1; j < k; j++)
             spread = fmax(spread, hypot(lr[i] - lr[j], lb[i] - lb[j]));
     double trust = fmin(1.0, used / WB_FULL_EVIDENCE) *
-                   (spread <= WB_AGREE ? 1.0
-                                       : fmax(0.0, 1.0 - (spread - WB_AGREE) / WB_DISAGREE));
+                   (spread <= WB_AGREE ? 1.0 : fmax(0.0, 1.0 - (spread - WB_AGREE) / WB_DISAGREE));
     if (trust < 1.0) {
         double le0 = log(e[0] / e[1]), le2 = log(e[2] / e[1]);
         e[0] = exp(trust * le0);
@@ -589,8 +564,7 @@ static void border_clipping(const unsigned char *clip, int w, int h, unsigned ch
     }
     int *comp = malloc(n * sizeof *comp);
     for (size_t s = 0; comp && s < n; s++) {
-        if (!clip[s] || seen[s])
-            continue;
+        if (!clip[s] || seen[s]) continue;
         int top = 0, len = 0, touches = 0;
         stack[top++] = (int)s;
         seen[s] = 1;
@@ -598,13 +572,11 @@ static void border_clipping(const unsigned char *clip, int w, int h, unsigned ch
             int p = stack[--top];
             comp[len++] = p;
             int x = p % w, y = p / w;
-            if (x == 0 || y == 0 || x == w - 1 || y == h - 1)
-                touches = 1;
+            if (x == 0 || y == 0 || x == w - 1 || y == h - 1) touches = 1;
             const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
             for (int k = 0; k < 4; k++) {
                 int qx = x + nb[k][0], qy = y + nb[k][1];
-                if (qx < 0 || qy < 0 || qx >= w || qy >= h)
-                    continue;
+                if (qx < 0 || qy < 0 || qx >= w || qy >= h) continue;
                 int q = qy * w + qx;
                 if (clip[q] && !seen[q]) {
                     seen[q] = 1;
@@ -627,8 +599,7 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
     float *mx = malloc(n * sizeof *mx);
     unsigned char *clip = malloc(n), *border = malloc(n);
     double ev = 0.0;
-    if (!mx || !clip || !border)
-        goto done;
+    if (!mx || !clip || !border) goto done;
     for (size_t i = 0; i < n; i++) {
         float r = a->r[i] * (float)wb[0], g = a->g[i] * (float)wb[1], b = a->b[i] * (float)wb[2];
         mx[i] = fmaxf(r, fmaxf(g, b));
@@ -643,11 +614,9 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
     }
     /* the subject's histogram: everything but large border-touching clipping */
     float *v = malloc(n * sizeof *v);
-    if (!v)
-        goto done;
+    if (!v) goto done;
     for (size_t i = 0; i < n; i++)
-        if (!border[i])
-            v[n_rest++] = mx[i];
+        if (!border[i]) v[n_rest++] = mx[i];
     double inner_clip = n_rest ? (double)(n_clip - n_border) / n_rest : 0.0;
     if (n_rest < n / 20) {
         free(v);
@@ -656,8 +625,7 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
     /* density of the subject's histogram in the stop below clipping, per EV */
     size_t below = 0;
     for (size_t i = 0; i < n_rest; i++)
-        if (v[i] >= 0.485f && v[i] < 0.97f)
-            below++;
+        if (v[i] >= 0.485f && v[i] < 0.97f) below++;
     double density = (double)below / n_rest; /* fraction per EV */
     float bright = percentile(v, n_rest, 0.995);
     free(v);
@@ -668,8 +636,7 @@ static double estimate_exposure(const cc_analysis *a, const double wb[3], rt_plu
     } else if (bright < UNDER_TRIGGER && bright > 0) {
         ev = fmin(log2(UNDER_TARGET / bright), MAX_EV);
     }
-    if (fabs(ev) >= MAX_EV - 1e-9)
-        rt_plugin_warn(ctx, "exposure change limited to %+.1f EV", ev);
+    if (fabs(ev) >= MAX_EV - 1e-9) rt_plugin_warn(ctx, "exposure change limited to %+.1f EV", ev);
 done:
     free(mx);
     free(clip);
@@ -682,8 +649,7 @@ done:
 static void estimate_full_mode(const cc_analysis *a, const double gain[3], cc_correction *cc)
 {
     float *y = calloc(a->n, sizeof *y);
-    if (!y)
-        return;
+    if (!y) return;
     double chroma = 0;
     size_t nc = 0;
     for (size_t i = 0; i < a->n; i++) {
@@ -700,8 +666,7 @@ static void estimate_full_mode(const cc_analysis *a, const double gain[3], cc_co
     free(y);
     double range = hi - lo;
     /* washed-out tones get a mild S-curve; already contrasty ones nothing */
-    if (range < 0.85)
-        cc->contrast += fmin((0.85 - range) * 0.6, 0.2);
+    if (range < 0.85) cc->contrast += fmin((0.85 - range) * 0.6, 0.2);
     if (nc > 100) {
         double mean_sat = chroma / nc;
         if (mean_sat < 0.15)
@@ -717,8 +682,7 @@ static void estimate_full_mode(const cc_analysis *a, const double gain[3], cc_co
  * rational curve reaching 1 at gmax with a continuous slope. */
 static inline float shoulder(float m, float knee, float b)
 {
-    if (m <= knee)
-        return m;
+    if (m <= knee) return m;
     float x = (m - knee) / (1.0f - knee) / (1.0f + b); /* in [0,1] at m = gmax */
     float h = x * (1.0f + b) / (1.0f + b * x);
     return knee + (1.0f - knee) * (h > 1.0f ? 1.0f : h);
@@ -827,8 +791,7 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             rt_plugin_warn(ctx, "Basic.Enable Basic is false: nothing corrected");
         return 0;
     }
-    if (mode == MODE_NONE && !manual)
-        return 0;
+    if (mode == MODE_NONE && !manual) return 0;
 
     cc_correction cc = {.gain = {1, 1, 1}, .wb = {1, 1, 1}};
     json_t *meta = json_object();
@@ -843,8 +806,9 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         if (mode >= MODE_EXPOSURE_WB) {
             const rt_face_analysis *fa = NULL;
             if (rt_plugin_face_analysis(ctx, &fa) != 0) {
-                rt_plugin_warn(ctx, "face analysis unavailable (%s): white balance without "
-                                    "face cues",
+                rt_plugin_warn(ctx,
+                               "face analysis unavailable (%s): white balance without "
+                               "face cues",
                                rt_error_message());
                 fa = NULL;
             }
@@ -859,8 +823,7 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         cc.ev = estimate_exposure(&a, cc.wb, ctx);
         for (int c = 0; c < 3; c++)
             cc.gain[c] = cc.wb[c] * exp2(cc.ev);
-        if (mode == MODE_FULL)
-            estimate_full_mode(&a, cc.gain, &cc);
+        if (mode == MODE_FULL) estimate_full_mode(&a, cc.gain, &cc);
         analysis_free(&a);
     }
     /* manual offsets on top of the automatic ones */
@@ -882,8 +845,7 @@ static int color_correction_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     int identity = fabs(cc.gain[0] - 1) < 1e-6 && fabs(cc.gain[1] - 1) < 1e-6 &&
                    fabs(cc.gain[2] - 1) < 1e-6 && cc.contrast == 0 && cc.saturation == 0 &&
                    cc.vibrance == 0;
-    if (identity)
-        return 0;
+    if (identity) return 0;
     /* pointwise: corrected in place, no second full-size image */
     out->layer = rt_plugin_writable_image(ctx);
     out->quantized = 1;

@@ -31,13 +31,17 @@ static double requested_aspect(const rt_task *t, int w, int h)
 {
     const rt_field_value *v = rt_task_value(t, "User Params/AspectRatio");
     switch ((int)v->num) {
-    case RT_ASPECT_FREE: return rt_task_number(t, "User Params/ManualAspectRatio");
-    case RT_ASPECT_SQUARE: return 1.0;
+    case RT_ASPECT_FREE:
+        return rt_task_number(t, "User Params/ManualAspectRatio");
+    case RT_ASPECT_SQUARE:
+        return 1.0;
     case RT_ASPECT_CUSTOM:
         return rt_task_number(t, "User Params/CustomAspectX") /
                rt_task_number(t, "User Params/CustomAspectY");
-    case RT_ASPECT_RATIO: return v->ratio;
-    default: return (double)w / h;
+    case RT_ASPECT_RATIO:
+        return v->ratio;
+    default:
+        return (double)w / h;
     }
 }
 
@@ -46,8 +50,7 @@ static double requested_aspect(const rt_task *t, int w, int h)
  * their heads on purpose, so this is only used when asked for. */
 static int person_tilt(const rt_face_analysis *a, double *angle, double *confidence)
 {
-    if (!a || a->nfaces == 0)
-        return -1;
+    if (!a || a->nfaces == 0) return -1;
     const rt_face *f = &a->faces[0];
     double eye_line = -f->roll * 180.0 / M_PI; /* rotation that levels the eyes */
     rt_point2 r = f->eye[RT_EYE_RIGHT].iris_center, l = f->eye[RT_EYE_LEFT].iris_center;
@@ -97,8 +100,7 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         }
         rt_tilt_estimate est;
         int err = rt_estimate_tilt(im, hints.ignore ? &hints : NULL, &est);
-        if (err)
-            return err;
+        if (err) return err;
         angle = est.angle_deg;
         confidence = est.confidence;
     }
@@ -107,8 +109,7 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             fabs(angle) < AI_MIN_DEG) {
             applied = 0;
             if (fabs(angle) >= AI_MIN_DEG)
-                rt_plugin_warn(ctx,
-                               "predicted tilt %.2f degrees (confidence %.2f) not applied: %s",
+                rt_plugin_warn(ctx, "predicted tilt %.2f degrees (confidence %.2f) not applied: %s",
                                angle, confidence,
                                fabs(angle) > AI_MAX_DEG ? "too large to be an accident"
                                                         : "too few cues agree");
@@ -129,16 +130,13 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 
     json_t *crop = json_pack("{s:f,s:f,s:i,s:i}", "x", rc.cx - rc.out_w / 2.0, "y",
                              rc.cy - rc.out_h / 2.0, "width", rc.out_w, "height", rc.out_h);
-    out->metadata = json_pack("{s:f,s:f,s:b,s:s,s:o}", "angle", t->layer ? angle : applied_angle,
-                              "confidence", confidence, "applied", applied && !t->layer, "mode",
-                              mode_name, "crop", crop);
-    if (t->layer)
-        return 0; /* Layer 1: metadata only */
+    out->metadata =
+        json_pack("{s:f,s:f,s:b,s:s,s:o}", "angle", t->layer ? angle : applied_angle, "confidence",
+                  confidence, "applied", applied && !t->layer, "mode", mode_name, "crop", crop);
+    if (t->layer) return 0; /* Layer 1: metadata only */
 
-    int identity = fabs(applied_angle) < 1e-9 && rc.out_w == im->width &&
-                   rc.out_h == im->height;
-    if (identity)
-        return 0;
+    int identity = fabs(applied_angle) < 1e-9 && rc.out_w == im->width && rc.out_h == im->height;
+    if (identity) return 0;
     return rt_rotate_crop_image(im, ctx->alpha, &rc, &out->replace,
                                 ctx->alpha ? &out->replace_alpha : NULL);
 }

@@ -33,12 +33,12 @@ enum {
 typedef struct rt_plugin_ctx rt_plugin_ctx;
 
 typedef struct rt_plugin_output {
-    rt_image *layer;   /* RGBA (or 1 channel for masks), owned by the pipeline after run() */
-    int x, y;          /* where the layer's top-left corner sits in the running image */
-    rt_image *replace; /* new running image (geometry), or NULL */
+    rt_image *layer;      /* RGBA (or 1 channel for masks), owned by the pipeline after run() */
+    int x, y;             /* where the layer's top-left corner sits in the running image */
+    rt_image *replace;    /* new running image (geometry), or NULL */
     float *replace_alpha; /* the input's alpha plane, transformed like `replace` */
-    json_t *metadata;  /* result.json "metadata" of this task, or NULL (reference stolen) */
-    int quantized;     /* the layer is already rounded with rt_quantize_row (ctx->bits) */
+    json_t *metadata;     /* result.json "metadata" of this task, or NULL (reference stolen) */
+    int quantized;        /* the layer is already rounded with rt_quantize_row (ctx->bits) */
 } rt_plugin_output;
 
 typedef struct rt_plugin {

@@ -31,10 +31,8 @@ int rt_registry_install_test_plugin(const rt_plugin *p)
 const rt_plugin *rt_plugin_find(const char *canonical_name)
 {
     for (int i = 0; i < MAX_TEST_PLUGINS && test_plugins[i]; i++)
-        if (strcmp(test_plugins[i]->name, canonical_name) == 0)
-            return test_plugins[i];
+        if (strcmp(test_plugins[i]->name, canonical_name) == 0) return test_plugins[i];
     for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-        if (strcmp(registry[i]->name, canonical_name) == 0)
-            return registry[i];
+        if (strcmp(registry[i]->name, canonical_name) == 0) return registry[i];
     return NULL;
 }

@@ -10,15 +10,13 @@ static int make_layer(int w, int h, int channels, rt_image **out)
 static int heal_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 {
     double s = rt_task_number(ctx->task, "Alpha1");
-    if (s == 0)
-        return 0;
+    if (s == 0) return 0;
     const rt_image *im = ctx->image;
     int w = im->width / 5, h = im->height / 6;
     out->x = im->width / 3;
     out->y = im->height / 4;
     int err = make_layer(w, h, 4, &out->layer);
-    if (err)
-        return err;
+    if (err) return err;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x, j = (size_t)(y + out->y) * im->width + x + out->x;
@@ -34,15 +32,13 @@ static int heal_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 static int dodge_burn_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 {
     double s = rt_task_number(ctx->task, "Alpha1");
-    if (s == 0)
-        return 0;
+    if (s == 0) return 0;
     const rt_image *im = ctx->image;
     int w = im->width / 2, h = im->height / 2;
     out->x = im->width / 4;
     out->y = im->height / 4;
     int err = make_layer(w, h, 4, &out->layer);
-    if (err)
-        return err;
+    if (err) return err;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
@@ -57,12 +53,10 @@ static int dodge_burn_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 {
     double s = rt_task_number(ctx->task, "Alpha1");
-    if (s == 0)
-        return 0;
+    if (s == 0) return 0;
     const rt_image *im = ctx->image;
     int err = make_layer(im->width, im->height, 4, &out->layer);
-    if (err)
-        return err;
+    if (err) return err;
     double r = 0.3 * (im->width < im->height ? im->width : im->height);
     for (int y = 0; y < im->height; y++)
         for (int x = 0; x < im->width; x++) {
@@ -78,15 +72,13 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 static int glare_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 {
     double s = rt_task_number(ctx->task, "Glasses Glare Removal");
-    if (s == 0)
-        return 0;
+    if (s == 0) return 0;
     const rt_image *im = ctx->image;
     int w = im->width / 3, h = im->height / 8;
     out->x = im->width / 3;
     out->y = im->height / 3;
     int err = make_layer(w, h, 4, &out->layer);
-    if (err)
-        return err;
+    if (err) return err;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
@@ -102,8 +94,7 @@ static int skin_mask_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     double s = rt_task_number(ctx->task, "Alpha1");
     const rt_image *im = ctx->image;
     int err = make_layer(im->width, im->height, 1, &out->layer);
-    if (err)
-        return err;
+    if (err) return err;
     const float *g = rt_image_plane(im, 1);
     float *m = rt_image_plane(out->layer, 0);
     for (size_t i = 0; i < rt_image_pixels(im); i++)

@@ -39,20 +39,17 @@ const char *test_tmpdir(void)
 {
     if (!tmpdir[0]) {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/rt-test-XXXXXX");
-        if (!mkdtemp(tmpdir))
-            fail_msg("cannot create a temporary directory");
+        if (!mkdtemp(tmpdir)) fail_msg("cannot create a temporary directory");
     }
     return tmpdir;
 }
 
 void test_tmpdir_cleanup(void)
 {
-    if (!tmpdir[0])
-        return;
+    if (!tmpdir[0]) return;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", tmpdir);
     tmpdir[0] = '\0';
 }
 
@@ -69,8 +66,7 @@ rt_decoded *test_decode(const char *path)
 {
     rt_decoded *d = NULL;
     int err = rt_decode(path, 0, &d);
-    if (err)
-        fail_msg("decode %s: %s", path, rt_error_message());
+    if (err) fail_msg("decode %s: %s", path, rt_error_message());
     return d;
 }
 
@@ -80,26 +76,20 @@ void test_write_image(const rt_image *im, const char *path)
     rt_encode_params ep = {.format = dot && !strcmp(dot, ".png") ? RT_FMT_PNG : RT_FMT_JPEG,
                            .bits = 8};
     rt_planes p = rt_planes_of(im, NULL);
-    if (rt_encode_file(&p, &ep, path))
-        fail_msg("encode %s: %s", path, rt_error_message());
+    if (rt_encode_file(&p, &ep, path)) fail_msg("encode %s: %s", path, rt_error_message());
 }
 
-int test_run_job(const char *payload, const char *input, const char *output,
-                 const char *metadata)
+int test_run_job(const char *payload, const char *input, const char *output, const char *metadata)
 {
     rt_payload *p = NULL;
     int err = rt_payload_parse(payload, strlen(payload), &p);
-    if (err)
-        return err;
+    if (err) return err;
     rt_job *job = NULL;
     rt_job_options opt = {0};
     err = rt_job_create(p, &opt, &job);
-    if (!err)
-        err = rt_job_run(job, input);
-    if (!err && output)
-        err = rt_job_write(job, output);
-    if (!err && metadata)
-        err = rt_job_write_metadata(job, metadata);
+    if (!err) err = rt_job_run(job, input);
+    if (!err && output) err = rt_job_write(job, output);
+    if (!err && metadata) err = rt_job_write_metadata(job, metadata);
     rt_job_destroy(job);
     rt_payload_destroy(p);
     return err;
@@ -108,8 +98,7 @@ int test_run_job(const char *payload, const char *input, const char *output,
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -121,8 +110,7 @@ char *test_read_file(const char *path, size_t *len)
     fclose(f);
     if (buf) {
         buf[n] = '\0';
-        if (len)
-            *len = (size_t)n;
+        if (len) *len = (size_t)n;
     }
     return buf;
 }
@@ -130,8 +118,7 @@ char *test_read_file(const char *path, size_t *len)
 void test_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len)
-        fail_msg("cannot write %s", path);
+    if (!f || fwrite(data, 1, len, f) != len) fail_msg("cannot write %s", path);
     fclose(f);
 }
 
@@ -144,8 +131,7 @@ double test_fraction_differing(const rt_image *a, const rt_image *b, double tol_
     for (int c = 0; c < ch; c++) {
         const float *pa = rt_image_plane(a, c), *pb = rt_image_plane(b, c);
         for (size_t i = 0; i < n; i++)
-            if (fabs((double)pa[i] - pb[i]) * 255.0 > tol_steps + 1e-3)
-                bad++;
+            if (fabs((double)pa[i] - pb[i]) * 255.0 > tol_steps + 1e-3) bad++;
     }
     return (double)bad / (double)(n * ch);
 }

@@ -24,8 +24,7 @@ rt_decoded *test_decode(const char *path);
 void test_write_image(const rt_image *im, const char *path);
 
 /* Runs a payload on input through the public API; returns 0 or the error. */
-int test_run_job(const char *payload, const char *input, const char *output,
-                 const char *metadata);
+int test_run_job(const char *payload, const char *input, const char *output, const char *metadata);
 
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *test_read_file(const char *path, size_t *len);

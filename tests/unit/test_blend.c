@@ -9,8 +9,7 @@
 
 static void near(double a, double b)
 {
-    if (fabs(a - b) > 1e-6)
-        fail_msg("%.8f != %.8f", a, b);
+    if (fabs(a - b) > 1e-6) fail_msg("%.8f != %.8f", a, b);
 }
 
 static void test_soft_light(void **state)

@@ -18,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *WB_PAYLOAD = "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                                "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                                "Mode\":\"Exposure & WB\"},\"Basic\":{\"Enable Basic\":true}}}]}";
+static const char *WB_PAYLOAD =
+    "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+    "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+    "Mode\":\"Exposure & WB\"},\"Basic\":{\"Enable Basic\":true}}}]}";
 static const char *EXPOSURE_PAYLOAD =
-    "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color Correction\",\"User "
+    "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+    "Correction\",\"User "
     "Params\":{\"AI\":{\"Color Correction Mode\":\"Exposure only\"},\"Basic\":{\"Enable "
     "Basic\":true}}}]}";
 
@@ -50,8 +52,7 @@ static rt_decoded *run_cc(const char *payload, const char *in, const char *name)
 {
     const char *out = test_tmp(name);
     int err = test_run_job(payload, in, out, NULL);
-    if (err)
-        fail_msg("%s: %s", in, rt_last_error());
+    if (err) fail_msg("%s: %s", in, rt_last_error());
     return test_decode(out);
 }
 
@@ -65,11 +66,9 @@ static void mean_unclipped(const rt_image *a, const rt_image *b, double ma[3], d
         int ok = 1;
         for (int c = 0; c < 3; c++) {
             float va = rt_image_plane(a, c)[i], vb = rt_image_plane(b, c)[i];
-            if (va > 0.97f || vb > 0.97f || va < 0.03f || vb < 0.03f)
-                ok = 0;
+            if (va > 0.97f || vb > 0.97f || va < 0.03f || vb < 0.03f) ok = 0;
         }
-        if (!ok)
-            continue;
+        if (!ok) continue;
         for (int c = 0; c < 3; c++) {
             ma[c] += rt_srgb_to_linear_exact(rt_image_plane(a, c)[i]);
             mb[c] += rt_srgb_to_linear_exact(rt_image_plane(b, c)[i]);
@@ -133,8 +132,7 @@ static void test_colour_cast_undone(void **state)
         check_cast_recovery(test_data(neutral_photos[i]), neutral_photos[i]);
     for (int i = 0; shared_neutral[i]; i++) {
         const char *p = test_shared(shared_neutral[i]);
-        if (p)
-            check_cast_recovery(p, shared_neutral[i]);
+        if (p) check_cast_recovery(p, shared_neutral[i]);
     }
 }
 
@@ -148,8 +146,7 @@ static double midtone_level(const rt_image *ref, const rt_image *im)
               b = rt_image_plane(ref, 2)[i];
         double y = rt_luminance(rt_srgb_to_linear_exact(r), rt_srgb_to_linear_exact(g),
                                 rt_srgb_to_linear_exact(b));
-        if (y < 0.03 || y > 0.3)
-            continue;
+        if (y < 0.03 || y > 0.3) continue;
         v[k++] = rt_luminance(rt_srgb_to_linear_exact(rt_image_plane(im, 0)[i]),
                               rt_srgb_to_linear_exact(rt_image_plane(im, 1)[i]),
                               rt_srgb_to_linear_exact(rt_image_plane(im, 2)[i]));
@@ -197,8 +194,7 @@ static void test_exposure_recovered(void **state)
         check_exposure_recovery(test_data(neutral_photos[i]), neutral_photos[i]);
     for (int i = 0; shared_neutral[i]; i++) {
         const char *p = test_shared(shared_neutral[i]);
-        if (p)
-            check_exposure_recovery(p, shared_neutral[i]);
+        if (p) check_exposure_recovery(p, shared_neutral[i]);
     }
 }
 
@@ -245,43 +241,49 @@ static void test_modes_and_manual_offsets(void **state)
     const char *in = test_data("london_038_800.jpg");
     rt_decoded *orig = test_decode(in);
     /* None, or Basic disabled: bit-exact identity */
-    rt_decoded *none = run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                              "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                              "Mode\":\"None\"}}}]}",
-                              in, "none.png");
+    rt_decoded *none =
+        run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+               "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+               "Mode\":\"None\"}}}]}",
+               in, "none.png");
     assert_true(test_max_abs_diff(orig->image, none->image) == 0.0);
     const char *meta = test_tmp("off.json");
-    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                                  "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                                  "Mode\":\"Full\"},\"Basic\":{\"Enable Basic\":false}}}]}",
-                                  in, test_tmp("off.png"), meta),
-                     0);
+    assert_int_equal(
+        test_run_job(
+            "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+            "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+            "Mode\":\"Full\"},\"Basic\":{\"Enable Basic\":false}}}]}",
+            in, test_tmp("off.png"), meta),
+        0);
     rt_decoded *off = test_decode(test_tmp("off.png"));
     assert_true(test_max_abs_diff(orig->image, off->image) == 0.0);
     char *m = test_read_file(meta, NULL);
     assert_non_null(strstr(m, "Enable Basic is false"));
     free(m);
     /* +1 EV doubles the mid-tones */
-    rt_decoded *up = run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                            "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                            "Mode\":\"None\"},\"Basic\":{\"Exposure\":1}}}]}",
-                            in, "up.png");
+    rt_decoded *up =
+        run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+               "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+               "Mode\":\"None\"},\"Basic\":{\"Exposure\":1}}}]}",
+               in, "up.png");
     double ratio = midtone_level(orig->image, up->image) / midtone_level(orig->image, orig->image);
     assert_true(fabs(log2(ratio) - 1.0) < 0.05);
     /* warmer: more red relative to blue; tint +: less green */
-    rt_decoded *warm = run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                              "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                              "Mode\":\"None\"},\"Basic\":{\"Temperature\":60,\"Tint\":40}}}]}",
-                              in, "warm.png");
+    rt_decoded *warm =
+        run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+               "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+               "Mode\":\"None\"},\"Basic\":{\"Temperature\":60,\"Tint\":40}}}]}",
+               in, "warm.png");
     double a[3], b[3];
     mean_unclipped(orig->image, warm->image, a, b);
     assert_true(b[0] / b[2] > 1.2 * a[0] / a[2]);
     assert_true(b[1] / (b[0] + b[2]) < a[1] / (a[0] + a[2]));
     /* saturation -100: grey */
-    rt_decoded *grey = run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
-                              "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
-                              "Mode\":\"None\"},\"Basic\":{\"Saturation\":-100}}}]}",
-                              in, "grey.png");
+    rt_decoded *grey =
+        run_cc("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"Color "
+               "Correction\",\"User Params\":{\"AI\":{\"Color Correction "
+               "Mode\":\"None\"},\"Basic\":{\"Saturation\":-100}}}]}",
+               in, "grey.png");
     double maxchroma = 0;
     for (size_t i = 0; i < rt_image_pixels(grey->image); i++) {
         float r = rt_image_plane(grey->image, 0)[i], g = rt_image_plane(grey->image, 1)[i],
@@ -336,8 +338,7 @@ static void test_coloured_backdrop_spares_skin(void **state)
     double before[3] = {0}, after[3] = {0};
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            if (mask[y * w + x] < 0.99f)
-                continue;
+            if (mask[y * w + x] < 0.99f) continue;
             size_t i = (size_t)(y + y0) * d->image->width + x + x0;
             for (int c = 0; c < 3; c++) {
                 before[c] += rt_srgb_to_linear_exact(rt_image_plane(painted, c)[i]);

@@ -56,8 +56,7 @@ static double predicted_angle(const char *path, double *confidence)
     assert_non_null(root);
     json_t *m = json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata");
     double a = json_real_value(json_object_get(m, "angle"));
-    if (confidence)
-        *confidence = json_real_value(json_object_get(m, "confidence"));
+    if (confidence) *confidence = json_real_value(json_object_get(m, "confidence"));
     json_decref(root);
     return a;
 }
@@ -90,8 +89,7 @@ static void check_rotations(const char *path, const char *label, int strict)
         double err = p - (p0 - angles[k]);
         printf("%-36s tilt %+5.1f -> predicted %+6.2f (error %+.2f, confidence %.2f)\n", label,
                angles[k], p, err, conf);
-        if (strict || (conf >= CONFIDENT && conf0 >= CONFIDENT))
-            worst = fmax(worst, fabs(err));
+        if (strict || (conf >= CONFIDENT && conf0 >= CONFIDENT)) worst = fmax(worst, fabs(err));
     }
     printf("%-36s worst error %.2f deg\n", label, worst);
     assert_true(worst <= 0.5);
@@ -105,8 +103,7 @@ static void test_synthetic_rotations_recovered(void **state)
     check_rotations(test_data("mary_900.jpg"), "mary_900", 1);
     check_rotations(test_data("headshot_obama_official_smile.jpg"), "headshot_obama", 0);
     const char *mary = test_shared("environmental_mary_threequarter.jpg");
-    if (mary)
-        check_rotations(mary, "environmental_mary_threequarter", 1);
+    if (mary) check_rotations(mary, "environmental_mary_threequarter", 1);
     /* photos where the person or curved things hide the lines (the person
      * mask of the face analysis is needed to ignore clothing edges): no
      * confident mistakes */
@@ -115,8 +112,7 @@ static void test_synthetic_rotations_recovered(void **state)
                             "standing_biden_blueroom.jpg", "tilted_selfie_lisa3_real.jpg", NULL};
     for (int i = 0; others[i]; i++) {
         const char *p = test_shared(others[i]);
-        if (p)
-            check_rotations(p, others[i], 0);
+        if (p) check_rotations(p, others[i], 0);
     }
 }
 
@@ -185,8 +181,13 @@ static void test_geometry_properties(void **state)
         assert_true((double)rb.out_w * rb.out_h >= (double)rc.out_w * rc.out_h);
     }
     /* the worked example of ALGORITHMS.md §18.2 */
-    rt_crop_request ex = {.width = 6000, .height = 4000, .angle_deg = 5, .aspect = 1.5, .area = 1,
-                          .center_x = 0.5, .center_y = 0.5};
+    rt_crop_request ex = {.width = 6000,
+                          .height = 4000,
+                          .angle_deg = 5,
+                          .aspect = 1.5,
+                          .area = 1,
+                          .center_x = 0.5,
+                          .center_y = 0.5};
     rt_rotate_crop r;
     rt_crop_geometry(&ex, &r);
     assert_true(abs(r.out_w - 5324) <= 2 && abs(r.out_h - 3549) <= 2);
@@ -243,8 +244,7 @@ static void test_manual_geometry_exact(void **state)
         for (int x = bw / 4; x < 3 * bw / 4; x++) {
             double sx = 400 + (x + 0.5 - bw / 2.0) - 0.5, sy = 400 + (y + 0.5 - bh / 2.0) - 0.5;
             size_t si = (size_t)lround(sy) * 800 + (size_t)lround(sx);
-            if (fabs(sx - lround(sx)) > 0.01 || fabs(sy - lround(sy)) > 0.01)
-                continue;
+            if (fabs(sx - lround(sx)) > 0.01 || fabs(sy - lround(sy)) > 0.01) continue;
             double dv = rt_image_plane(back->image, 1)[(size_t)y * bw + x] -
                         rt_image_plane(d->image, 1)[si];
             se += dv * dv;
@@ -307,16 +307,15 @@ static void test_person_mode_levels_the_face(void **state)
         assert_int_equal(test_run_job(payload, tp, test_tmp("p.zip"), meta), 0);
         json_error_t jerr;
         json_t *root = json_load_file(meta, 0, &jerr);
-        json_t *m = json_object_get(json_array_get(json_object_get(root, "plugins"), 0),
-                                    "metadata");
+        json_t *m =
+            json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata");
         double a = json_real_value(json_object_get(m, "angle"));
         double conf = json_real_value(json_object_get(m, "confidence"));
         json_decref(root);
-        if (k == 0)
-            p0 = a;
+        if (k == 0) p0 = a;
         double err = a - (p0 - angles[k]);
-        printf("person mode: tilt %+5.1f -> %+6.2f (error %+.2f, confidence %.2f)\n", angles[k],
-               a, err, conf);
+        printf("person mode: tilt %+5.1f -> %+6.2f (error %+.2f, confidence %.2f)\n", angles[k], a,
+               err, conf);
         assert_true(conf >= CONFIDENT);
         worst = fmax(worst, fabs(err));
     }

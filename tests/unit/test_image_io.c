@@ -112,8 +112,7 @@ static void test_exif_orientation_applied(void **state)
     assert_true(test_max_abs_diff(up->image, d->image) < 1e-6);
     /* the output is upright with orientation 1 */
     const char *out = test_tmp("three_out.tif");
-    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", three, out, NULL),
-                     0);
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", three, out, NULL), 0);
     VipsImage *im = vips_image_new_from_file(out, NULL);
     int orient = 0;
     assert_int_equal(vips_image_get_int(im, "orientation", &orient), 0);
@@ -198,8 +197,7 @@ static void test_webp_grey_alpha(void **state)
         assert_int_equal(d->image->width, 800);
         rt_decoded_destroy(d);
         const char *hout = test_tmp("out.heic");
-        assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", heic, hout,
-                                      NULL),
+        assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", heic, hout, NULL),
                          0);
         assert_int_equal(rt_probe_image(hout, 0, &info), 0);
         assert_string_equal(info.format, "heif");
@@ -217,7 +215,8 @@ static void test_webp_grey_alpha(void **state)
     assert_true(d->grey);
     rt_decoded_destroy(d);
     const char *gout = test_tmp("grey_out.png");
-    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", gpath, gout, NULL), 0);
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", gpath, gout, NULL),
+                     0);
     assert_int_equal(rt_probe_image(gout, 0, &info), 0);
     assert_int_equal(info.bands, 1);
 
@@ -233,7 +232,8 @@ static void test_webp_grey_alpha(void **state)
     assert_true(fabsf(d->alpha[100] - 200.0f / 255.0f) < 1e-6f);
     rt_decoded_destroy(d);
     const char *aout = test_tmp("alpha_out.png");
-    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", apath, aout, NULL), 0);
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[]}", apath, aout, NULL),
+                     0);
     assert_int_equal(rt_probe_image(aout, 0, &info), 0);
     assert_int_equal(info.bands, 4);
     /* and dropped for JPEG */
@@ -263,8 +263,7 @@ static void write_jpeg_claiming(const char *path, unsigned w, unsigned h)
     unsigned char *b = buf;
     size_t i;
     for (i = 2; i + 9 < len; i++)
-        if (b[i] == 0xFF && (b[i + 1] == 0xC0 || b[i + 1] == 0xC2))
-            break;
+        if (b[i] == 0xFF && (b[i + 1] == 0xC0 || b[i + 1] == 0xC2)) break;
     assert_true(i + 9 < len);
     b[i + 5] = (unsigned char)(h >> 8), b[i + 6] = (unsigned char)h;
     b[i + 7] = (unsigned char)(w >> 8), b[i + 8] = (unsigned char)w;
@@ -289,7 +288,7 @@ static void test_megapixel_limit_from_header(void **state)
     rt_decoded *d = NULL;
     assert_int_equal(rt_decode(test_data("london_012_800.jpg"), 0.5, &d), RT_ERR_TOO_BIG);
     assert_non_null(strstr(rt_error_message(), "the limit is 0 megapixels") ||
-                    strstr(rt_error_message(), "the limit is 1 megapixels")
+                            strstr(rt_error_message(), "the limit is 1 megapixels")
                         ? "ok"
                         : NULL);
 }
@@ -362,8 +361,7 @@ static void test_parallel_jpeg_matches_serial(void **state)
                              0);
             rt_decoded *d = test_decode(png);
             rt_planes p = rt_planes_of(d->image, NULL);
-            if (grey)
-                p.n = 1;
+            if (grey) p.n = 1;
             rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
             const char *par = test_tmp("parallel.jpg");
             assert_int_equal(rt_encode_file(&p, &ep, par), 0);

@@ -16,8 +16,7 @@ static rt_payload *parse_ok(const char *json)
 {
     rt_payload *p = NULL;
     int err = payload_parse(json, strlen(json), &p);
-    if (err)
-        fail_msg("expected %s to parse, got: %s", json, rt_error_message());
+    if (err) fail_msg("expected %s to parse, got: %s", json, rt_error_message());
     return p;
 }
 
@@ -56,8 +55,7 @@ static void test_malformed_json(void **state)
     parse_fails("[1,2]", RT_ERR_PAYLOAD, "payload must be a JSON object");
     parse_fails("{\"mode\":\"professional\",\"mode\":\"professional\",\"tasks\":[]}",
                 RT_ERR_PAYLOAD, "duplicate");
-    parse_fails("{\"mode\":\"professional\",\"tasks\":{}}", RT_ERR_PAYLOAD,
-                "tasks must be a list");
+    parse_fails("{\"mode\":\"professional\",\"tasks\":{}}", RT_ERR_PAYLOAD, "tasks must be a list");
     parse_fails("{\"mode\":\"professional\",\"tasks\":[42]}", RT_ERR_PAYLOAD,
                 "tasks[0]: each task must be a JSON object");
     parse_fails("{\"mode\":\"professional\",\"tasks\":[{\"Alpha1\":1}]}", RT_ERR_PAYLOAD,
@@ -158,10 +156,8 @@ static void test_unknown_keys_warn(void **state)
     assert_int_equal(p->nwarnings, 3);
     int seen = 0;
     for (size_t i = 0; i < p->nwarnings; i++) {
-        if (strstr(p->warnings[i], "unknown key 'client' ignored"))
-            seen |= 1;
-        if (strstr(p->warnings[i], "tasks[0] (Heal): unknown key 'Alpha3' ignored"))
-            seen |= 2;
+        if (strstr(p->warnings[i], "unknown key 'client' ignored")) seen |= 1;
+        if (strstr(p->warnings[i], "tasks[0] (Heal): unknown key 'Alpha3' ignored")) seen |= 2;
         if (strstr(p->warnings[i], "tasks[1] (Crop): unknown key 'User Params/Zoom' ignored"))
             seen |= 4;
     }
@@ -245,8 +241,8 @@ static void test_user_params(void **state)
     assert_false(rt_task_given(&p->tasks[1], "User Params/ManualCenterY"));
     assert_true(rt_task_number(&p->tasks[1], "User Params/ManualCenterY") == 0.5);
     assert_int_equal(rt_task_choice(&p->tasks[2], "User Params/AutoStraightenMode"), 0);
-    assert_int_equal(
-        (int)rt_task_number(&p->tasks[2], "User Params/AspectRatio"), RT_ASPECT_CUSTOM);
+    assert_int_equal((int)rt_task_number(&p->tasks[2], "User Params/AspectRatio"),
+                     RT_ASPECT_CUSTOM);
     payload_destroy(p);
     parse_fails("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Color Correction\",\"User "
                 "Params\":{\"AI\":{\"Color Correction Mode\":\"Magic\"}}}]}",
@@ -284,8 +280,8 @@ static void test_output_format(void **state)
     p = parse_ok("{\"mode\":\"professional\",\"outputFormat\":\"zip\",\"tasks\":[]}");
     assert_true(payload_is_layered(p));
     payload_destroy(p);
-    parse_fails("{\"mode\":\"professional\",\"outputFormat\":\"gif\",\"tasks\":[]}",
-                RT_ERR_PAYLOAD, "outputFormat = \"gif\" is not one of");
+    parse_fails("{\"mode\":\"professional\",\"outputFormat\":\"gif\",\"tasks\":[]}", RT_ERR_PAYLOAD,
+                "outputFormat = \"gif\" is not one of");
 }
 
 static void test_normalised_json(void **state)
@@ -321,12 +317,23 @@ static void test_not_implemented_is_462(void **state)
 static void test_plugin_table_order(void **state)
 {
     (void)state;
-    const char *want[] = {"Skin Mask",        "Clean Backdrop", "Heal",
-                          "Fabric",           "Dust",           "Eye Vessels",
-                          "Eye Brilliance",   "White Teeth",    "Mattifier",
-                          "Dodge Burn",       "Skin Tone",      "Portrait Volumes",
-                          "Face Detection",   "Face Lifting",   "Glasses Anti Glare",
-                          "Color Correction", "Crop"};
+    const char *want[] = {"Skin Mask",
+                          "Clean Backdrop",
+                          "Heal",
+                          "Fabric",
+                          "Dust",
+                          "Eye Vessels",
+                          "Eye Brilliance",
+                          "White Teeth",
+                          "Mattifier",
+                          "Dodge Burn",
+                          "Skin Tone",
+                          "Portrait Volumes",
+                          "Face Detection",
+                          "Face Lifting",
+                          "Glasses Anti Glare",
+                          "Color Correction",
+                          "Crop"};
     assert_int_equal(rt_plugin_count(), 17);
     for (size_t i = 0; i < 17; i++)
         assert_string_equal(rt_plugin_name(i), want[i]);

@@ -23,17 +23,14 @@
 
 static double w3c_blend(const char *mode, double cb, double cs)
 {
-    if (!strcmp(mode, "normal"))
-        return cs;
-    if (!strcmp(mode, "darken"))
-        return cs < cb ? cs : cb;
+    if (!strcmp(mode, "normal")) return cs;
+    if (!strcmp(mode, "darken")) return cs < cb ? cs : cb;
     if (!strcmp(mode, "linearLight")) {
         double v = cb + 2 * cs - 1;
         return v < 0 ? 0 : (v > 1 ? 1 : v);
     }
     if (!strcmp(mode, "softLight")) {
-        if (cs <= 0.5)
-            return cb - (1 - 2 * cs) * cb * (1 - cb);
+        if (cs <= 0.5) return cb - (1 - 2 * cs) * cb * (1 - cb);
         double d = cb <= 0.25 ? ((16 * cb - 12) * cb + 4) * cb : sqrt(cb);
         return cb + (2 * cs - 1) * (d - cb);
     }
@@ -45,8 +42,7 @@ static double w3c_blend(const char *mode, double cb, double cs)
 static int unzip_entry(zip_t *za, const char *name, const char *path)
 {
     zip_file_t *f = zip_fopen(za, name, 0);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     FILE *out = fopen(path, "wb");
     char buf[65536];
     zip_int64_t n;
@@ -311,8 +307,7 @@ typedef struct progress_log {
 static int on_progress(void *user, rt_step step, const char *plugin, double progress)
 {
     progress_log *l = user;
-    if (progress < l->last)
-        l->decreasing = 1;
+    if (progress < l->last) l->decreasing = 1;
     l->last = progress;
     l->calls++;
     l->steps_seen |= 1 << step;
