@@ -112,6 +112,11 @@ static void crop_plane(const float *src, int w, int x0, int y0, float *dst, int 
         memcpy(dst + (size_t)v * ow, src + (size_t)(y0 + v) * w + x0, (size_t)ow * sizeof *dst);
 }
 
+/* four lanes: GCC and clang vector extensions, any target */
+typedef float v4sf __attribute__((vector_size(16)));
+
+#define PREFETCH_AHEAD 64
+
 /* Rotates one or more planes with shared sample positions and weights. */
 static void rotate_planes(const float *const *src, float *const *dst, int nplanes, int w, int h,
                           const rt_rotate_crop *rc)
@@ -126,6 +131,17 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
         float yv = (float)v + 0.5f - 0.5f * (float)oh;
         for (int u = 0; u < ow; u++) {
             float xu = (float)u + 0.5f - 0.5f * (float)ow;
+            if ((u & 15) == 0) {
+                /* the rows climb across cache lines diagonally, which the
+                 * hardware prefetcher does not follow: fetch ahead */
+                float pxu = xu + PREFETCH_AHEAD;
+                int px = (int)(cx + pxu * ca - yv * sa) - 1,
+                    py = (int)(cy + pxu * sa + yv * ca) - 1;
+                if (px >= 0 && py >= 0 && px + 3 < w && py + 3 < h)
+                    for (int p = 0; p < nplanes; p++)
+                        for (int j = 0; j < 4; j++)
+                            __builtin_prefetch(src[p] + (size_t)(py + j) * w + px, 0, 0);
+            }
             float sx = cx + xu * ca - yv * sa;
             float sy = cy + xu * sa + yv * ca;
             float fx = floorf(sx), fy = floorf(sy);
@@ -136,13 +152,15 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
             if (ix >= 0 && iy >= 0 && ix + 3 < w && iy + 3 < h) {
                 /* inside: no clamping (nearly every pixel) */
                 const size_t base = (size_t)iy * (size_t)w + (size_t)ix;
+                v4sf vx, r[4];
+                memcpy(&vx, wx, sizeof vx);
                 for (int p = 0; p < nplanes; p++) {
-                    const float *r0 = src[p] + base, *r1 = r0 + w, *r2 = r1 + w, *r3 = r2 + w;
-                    /* columns first: four contiguous lanes, one vector op each */
-                    float col[4];
-                    for (int i = 0; i < 4; i++)
-                        col[i] = wy[0] * r0[i] + wy[1] * r1[i] + wy[2] * r2[i] + wy[3] * r3[i];
-                    float acc = wx[0] * col[0] + wx[1] * col[1] + wx[2] * col[2] + wx[3] * col[3];
+                    const float *r0 = src[p] + base;
+                    /* columns first: each source row is one 4-lane vector */
+                    for (int j = 0; j < 4; j++)
+                        memcpy(&r[j], r0 + (size_t)j * w, sizeof r[j]);
+                    v4sf col = (wy[0] * r[0] + wy[1] * r[1] + wy[2] * r[2] + wy[3] * r[3]) * vx;
+                    float acc = (col[0] + col[1]) + (col[2] + col[3]);
                     dst[p][(size_t)v * ow + u] = acc < 0.0f ? 0.0f : (acc > 1.0f ? 1.0f : acc);
                 }
                 continue;

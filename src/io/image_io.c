@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/quantize.h"
+#include "io/jpeg_reader.h"
 #include "io/jpeg_writer.h"
 
 #include <math.h>
@@ -340,6 +341,27 @@ int rt_metadata_blob(const rt_metadata *m, const char *name, const void **data, 
     return -1;
 }
 
+/* The common JPEG case, without libvips's pixel path (jpeg_reader.h); im
+ * supplies the metadata. */
+static int decode_jpeg_direct(const char *path, const char *name, VipsImage *im, int grey,
+                              rt_decoded **out)
+{
+    rt_decoded *d = calloc(1, sizeof *d);
+    if (!d) return rt_error(RT_ERR_NOMEM, "out of memory");
+    d->format = RT_FMT_JPEG;
+    d->bits = 8;
+    d->grey = grey;
+    int err = rt_image_create_uninit(im->Xsize, im->Ysize, 3, &d->image);
+    if (!err) err = rt_jpeg_read(path, name, d->image);
+    if (err) {
+        rt_decoded_destroy(d);
+        return err;
+    }
+    grab_metadata(im, &d->meta, 1);
+    *out = d;
+    return 0;
+}
+
 int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
 {
     *out = NULL;
@@ -353,6 +375,14 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
     if ((err = check_size(name, orient >= 5 ? h : w, orient >= 5 ? w : h, max_megapixels))) {
         g_object_unref(im);
         return err;
+    }
+    if (fmt == RT_FMT_JPEG && orient == 1) {
+        int grey = 0;
+        if (rt_jpeg_reader_supports(path, w, h, &grey)) {
+            err = decode_jpeg_direct(path, name, im, grey, out);
+            g_object_unref(im);
+            return err;
+        }
     }
     if (orient != 1) {
         /* rotations need random access to the decoded pixels */

@@ -15,6 +15,8 @@
 /* The restart interval is a 16-bit count of MCUs. */
 #define MAX_RESTART_MCUS 65535
 #define MAX_MCU_ROWS_PER_STRIP 64
+/* rows converted to 8-bit samples at a time */
+#define SAMPLE_ROWS 16
 
 typedef struct jpeg_error {
     struct jpeg_error_mgr mgr;
@@ -51,6 +53,28 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
     for (int r = 0; r < rows; r++) {
         int y = y0 + r;
         unsigned char *q = dst + (size_t)r * w * comps;
+        if (comps == 3) {
+            /* all three channels in one pass: the interleaved stores
+             * vectorise */
+            const float *p0 = src->p[0] + (size_t)y * w, *p1 = src->p[1] + (size_t)y * w,
+                        *p2 = src->p[2] + (size_t)y * w;
+            const float *n0 = rt_dither_row(y, 0), *n1 = rt_dither_row(y, 1),
+                        *n2 = rt_dither_row(y, 2);
+            const float k = dither ? 1.0f : 0.0f;
+            for (int x = 0; x < w; x++) {
+                const int t = x & (RT_DITHER_TILE - 1);
+                float f0 = p0[x] * 255.0f + 0.5f + k * n0[t];
+                float f1 = p1[x] * 255.0f + 0.5f + k * n1[t];
+                float f2 = p2[x] * 255.0f + 0.5f + k * n2[t];
+                f0 = f0 > 0.f ? (f0 < 255.f ? f0 : 255.f) : 0.f;
+                f1 = f1 > 0.f ? (f1 < 255.f ? f1 : 255.f) : 0.f;
+                f2 = f2 > 0.f ? (f2 < 255.f ? f2 : 255.f) : 0.f;
+                q[3 * (size_t)x] = (unsigned char)(int)f0;
+                q[3 * (size_t)x + 1] = (unsigned char)(int)f1;
+                q[3 * (size_t)x + 2] = (unsigned char)(int)f2;
+            }
+            continue;
+        }
         for (int c = 0; c < comps; c++) {
             const float *p = src->p[c] + (size_t)y * w;
             const float *noise = rt_dither_row(y, c);
@@ -68,26 +92,36 @@ static int encode_strip(const rt_planes *src, int comps, int quality, int dither
 {
     struct jpeg_compress_struct cinfo;
     jpeg_error err;
-    unsigned char *samples = malloc((size_t)src->width * rows * comps);
+    /* a few rows at a time: a whole strip of samples would be ~9 MB of
+     * fresh memory per strip at 24 MP, and first touches are slow */
+    unsigned char *samples = malloc((size_t)src->width * SAMPLE_ROWS * comps);
     if (!samples) {
         snprintf(out->message, sizeof out->message, "out of memory");
         return -1;
     }
-    strip_samples(src, comps, dither, y0, rows, samples);
     cinfo.err = jpeg_std_error(&err.mgr);
     err.mgr.error_exit = on_jpeg_error;
     err.mgr.emit_message = on_jpeg_message;
     out->jpeg = NULL;
     out->len = 0;
+    /* ours until libjpeg outgrows it: then it mallocs a bigger one and
+     * leaves this one to us */
+    unsigned char *volatile initial = NULL;
     if (setjmp(err.jump)) {
         snprintf(out->message, sizeof out->message, "%s", err.message);
         jpeg_destroy_compress(&cinfo);
         free(samples);
-        free(out->jpeg);
+        if (out->jpeg != initial) free(out->jpeg);
+        free(initial);
         out->jpeg = NULL;
         return -1;
     }
     jpeg_create_compress(&cinfo);
+    /* room for a typical Q95 strip up front: libjpeg would otherwise grow
+     * its buffer from 4 KB by doubling and copying */
+    out->len = (unsigned long)src->width * rows * comps / 3 + 65536;
+    out->jpeg = initial = malloc(out->len);
+    if (!out->jpeg) out->len = 0;
     jpeg_mem_dest(&cinfo, &out->jpeg, &out->len);
     cinfo.image_width = (JDIMENSION)src->width;
     cinfo.image_height = (JDIMENSION)rows;
@@ -106,12 +140,17 @@ static int encode_strip(const rt_planes *src, int comps, int quality, int dither
     }
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW row = samples + (size_t)cinfo.next_scanline * src->width * comps;
-        jpeg_write_scanlines(&cinfo, &row, 1);
+        int r0 = (int)cinfo.next_scanline, n = rows - r0 < SAMPLE_ROWS ? rows - r0 : SAMPLE_ROWS;
+        strip_samples(src, comps, dither, y0 + r0, n, samples);
+        JSAMPROW rowp[SAMPLE_ROWS];
+        for (int k = 0; k < n; k++)
+            rowp[k] = samples + (size_t)k * src->width * comps;
+        jpeg_write_scanlines(&cinfo, rowp, (JDIMENSION)n);
     }
     jpeg_finish_compress(&cinfo);
     jpeg_destroy_compress(&cinfo);
     free(samples);
+    if (out->jpeg != initial) free(initial);
     /* find the scan: segments until SOS, entropy data until the final EOI */
     const unsigned char *b = out->jpeg;
     size_t pos = 2;

@@ -564,8 +564,11 @@ static int load_graph(nn_model *m, json_t *root)
 static void openblas_single_thread(void)
 {
     /* Our OpenMP loops call sgemm on fixed tiles; OpenBLAS's own threads
-     * would compete with them (and make tiles' results depend on its split). */
-    openblas_set_num_threads(1);
+     * would compete with them.  The OpenMP build (the one CMake links) runs
+     * single-threaded inside our parallel regions by itself, and there
+     * openblas_set_num_threads() would set OpenMP's thread count for this
+     * whole thread instead: only the pthread build is told. */
+    if (openblas_get_parallel() != 2) openblas_set_num_threads(1);
 }
 
 int nn_model_load(const char *json_path, nn_model **out)

@@ -389,6 +389,90 @@ static void test_parallel_jpeg_matches_serial(void **state)
             g_object_unref(sized);
         }
     g_object_unref(src);
+    /* pure noise compresses worst: the writer outgrows its first buffer */
+    VipsImage *bands[3], *joined, *noise8;
+    for (int c = 0; c < 3; c++)
+        assert_int_equal(vips_gaussnoise(&bands[c], 640, 480, "sigma", 90.0, "mean", 128.0, NULL),
+                         0);
+    assert_int_equal(vips_bandjoin(bands, &joined, 3, NULL), 0);
+    assert_int_equal(vips_cast(joined, &noise8, VIPS_FORMAT_UCHAR, NULL), 0);
+    const char *npng = test_tmp("noise.png"), *njpg = test_tmp("noise.jpg");
+    assert_int_equal(vips_pngsave(noise8, npng, NULL), 0);
+    rt_decoded *nd = test_decode(npng);
+    rt_planes np = rt_planes_of(nd->image, NULL);
+    rt_encode_params nep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+    assert_int_equal(rt_encode_file(&np, &nep, njpg), 0);
+    VipsImage *back = vips_image_new_from_file(njpg, NULL);
+    assert_non_null(back);
+    double mean;
+    assert_int_equal(vips_avg(back, &mean, NULL), 0);
+    assert_true(mean > 100 && mean < 156);
+    g_object_unref(back);
+    rt_decoded_destroy(nd);
+    for (int c = 0; c < 3; c++)
+        g_object_unref(bands[c]);
+    g_object_unref(joined);
+    g_object_unref(noise8);
+}
+
+/* JPEGs are decoded by our own libjpeg-turbo loop (jpeg_reader.h): the
+ * planes must hold exactly libvips's samples, for every chroma layout,
+ * progressive files, grey, and sizes that cut MCUs and strips anywhere. */
+static void test_direct_jpeg_matches_libvips(void **state)
+{
+    (void)state;
+    VipsImage *src = vips_image_new_from_file(test_data("mary_900.jpg"), NULL);
+    assert_non_null(src);
+    const struct {
+        int w, h, grey, progressive;
+        VipsForeignSubsample subsample;
+    } cases[] = {
+        {900, 673, 0, 0, VIPS_FOREIGN_SUBSAMPLE_OFF},
+        {901, 675, 0, 0, VIPS_FOREIGN_SUBSAMPLE_ON},
+        {257, 1201, 0, 1, VIPS_FOREIGN_SUBSAMPLE_ON},
+        {1203, 515, 1, 0, VIPS_FOREIGN_SUBSAMPLE_AUTO},
+        {9, 9, 0, 1, VIPS_FOREIGN_SUBSAMPLE_OFF},
+        {8, 2000, 1, 1, VIPS_FOREIGN_SUBSAMPLE_AUTO},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        VipsImage *sized, *im;
+        assert_int_equal(vips_resize(src, &sized, (double)cases[k].w / src->Xsize, "vscale",
+                                     (double)cases[k].h / src->Ysize, NULL),
+                         0);
+        if (cases[k].grey)
+            assert_int_equal(vips_colourspace(sized, &im, VIPS_INTERPRETATION_B_W, NULL), 0);
+        else
+            assert_int_equal(vips_copy(sized, &im, NULL), 0);
+        const char *path = test_tmp("direct.jpg");
+        assert_int_equal(vips_jpegsave(im, path, "Q", 90, "subsample_mode", cases[k].subsample,
+                                       "interlace", cases[k].progressive, NULL),
+                         0);
+        VipsImage *ref = vips_image_new_from_file(path, NULL);
+        assert_non_null(ref);
+        size_t len;
+        unsigned char *want = vips_image_write_to_memory(ref, &len);
+        assert_non_null(want);
+        rt_decoded *d = test_decode(path);
+        assert_int_equal(d->grey, cases[k].grey);
+        assert_int_equal(d->image->width, ref->Xsize);
+        assert_int_equal(d->image->height, ref->Ysize);
+        size_t off = 0;
+        for (size_t i = 0; i < rt_image_pixels(d->image); i++)
+            for (int c = 0; c < 3; c++) {
+                int got = (int)lrintf(rt_image_plane(d->image, c)[i] * 255.0f);
+                int exp = want[i * ref->Bands + (ref->Bands == 1 ? 0 : c)];
+                if (got != exp) off++;
+            }
+        if (off)
+            fail_msg("case %zu (%dx%d): %zu samples differ from libvips", k, cases[k].w, cases[k].h,
+                     off);
+        rt_decoded_destroy(d);
+        g_free(want);
+        g_object_unref(ref);
+        g_object_unref(im);
+        g_object_unref(sized);
+    }
+    g_object_unref(src);
 }
 
 static int teardown(void **state)
@@ -410,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_megapixel_limit_from_header),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_parallel_jpeg_matches_serial),
+        cmocka_unit_test(test_direct_jpeg_matches_libvips),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -12,8 +12,8 @@
  * count, so results are the same with any number of threads.
  */
 #include "nn/ops/fused_ops.h"
+#include "nn/ops/gemm.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +133,8 @@ static void run(const nn_node *node, const nn_exec *ex)
             a = col;
             lda = p->k;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, n1 - n0, p->k, 1.0f, a, lda,
-                    p->filter + n0, p->cout, 0.0f, out + (size_t)m0 * p->cout + n0, p->cout);
+        nn_gemm(m1 - m0, n1 - n0, p->k, a, lda, p->filter + n0, p->cout,
+                out + (size_t)m0 * p->cout + n0, p->cout);
         nn_steps_apply(node->steps, node->n_steps, out, (size_t)m0, (size_t)m1, n0, n1, p->cout);
     }
 }

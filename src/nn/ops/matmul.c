@@ -2,8 +2,8 @@
  * then the fused bias/activation steps: the dense layers of classifier heads.
  * transpose_b is handled by transposing the constant once at load. */
 #include "nn/ops/fused_ops.h"
+#include "nn/ops/gemm.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -62,8 +62,7 @@ static void run(const nn_node *node, const nn_exec *ex)
     for (int t = 0; t < p->tasks; t++) {
         const int n0 = t * p->tile_n;
         const int n1 = n0 + p->tile_n < p->n ? n0 + p->tile_n : p->n;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->m, n1 - n0, p->k, 1.0f, a, p->k,
-                    p->b + n0, p->n, 0.0f, out + n0, p->n);
+        nn_gemm(p->m, n1 - n0, p->k, a, p->k, p->b + n0, p->n, out + n0, p->n);
         nn_steps_apply(node->steps, node->n_steps, out, 0, (size_t)p->m, n0, n1, p->n);
     }
 }

@@ -1,0 +1,265 @@
+#include "io/jpeg_reader.h"
+
+#include "core/error.h"
+
+#include <omp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+/* Strips of decoded rows handed from the decoder to the converters; a ring
+ * of a few keeps both sides busy in about 4 MB. */
+#define STRIP_ROWS 32
+#define RING 8
+
+typedef struct reader_error {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    int truncated;
+    char message[JMSG_LENGTH_MAX];
+} reader_error;
+
+static void on_error(j_common_ptr cinfo)
+{
+    reader_error *e = (reader_error *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, e->message);
+    longjmp(e->jump, 1);
+}
+
+/* A premature end of data is an error (as libvips's fail_on=error has it);
+ * other warnings (stray bytes before a marker, common in camera files) are
+ * not. */
+static void on_message(j_common_ptr cinfo, int level)
+{
+    reader_error *e = (reader_error *)cinfo->err;
+    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        e->truncated = 1;
+        (*cinfo->err->format_message)(cinfo, e->message);
+        longjmp(e->jump, 1);
+    }
+}
+
+enum { SLOT_FREE, SLOT_FILLED, SLOT_CONVERTING };
+
+typedef struct strip_ring {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned char *rows[RING]; /* STRIP_ROWS interleaved rows each */
+    int state[RING];
+    int strip[RING]; /* which strip a filled slot holds */
+    int finished;    /* the decoder stopped (done or failed) */
+} strip_ring;
+
+typedef struct reader {
+    struct jpeg_decompress_struct cinfo;
+    reader_error err;
+    FILE *fp;
+    int comps;
+    rt_image *im;
+    float lut[256];
+    strip_ring ring;
+} reader;
+
+static void convert_strip(const reader *rd, const unsigned char *src, int strip)
+{
+    rt_image *im = rd->im;
+    const int w = im->width, y0 = strip * STRIP_ROWS;
+    const int rows = im->height - y0 < STRIP_ROWS ? im->height - y0 : STRIP_ROWS;
+    float *r = rt_image_plane(im, 0), *g = rt_image_plane(im, 1), *b = rt_image_plane(im, 2);
+    for (int k = 0; k < rows; k++) {
+        const size_t row = (size_t)(y0 + k) * w;
+        const unsigned char *s = src + (size_t)k * w * rd->comps;
+        if (rd->comps == 3) {
+            for (int x = 0; x < w; x++, s += 3) {
+                r[row + x] = rd->lut[s[0]];
+                g[row + x] = rd->lut[s[1]];
+                b[row + x] = rd->lut[s[2]];
+            }
+        } else {
+            for (int x = 0; x < w; x++)
+                r[row + x] = g[row + x] = b[row + x] = rd->lut[s[x]];
+        }
+    }
+}
+
+/* Decodes strip `strip` into buf; longjmps on a libjpeg error. */
+static void decode_strip(reader *rd, unsigned char *buf, int strip)
+{
+    const int w = rd->im->width, y0 = strip * STRIP_ROWS;
+    const int rows = rd->im->height - y0 < STRIP_ROWS ? rd->im->height - y0 : STRIP_ROWS;
+    int done = 0;
+    while (done < rows) {
+        JSAMPROW dst[STRIP_ROWS];
+        for (int k = 0; k < rows - done; k++)
+            dst[k] = buf + (size_t)(done + k) * w * rd->comps;
+        JDIMENSION got = jpeg_read_scanlines(&rd->cinfo, dst, (JDIMENSION)(rows - done));
+        if (got == 0) ERREXIT(&rd->cinfo, JERR_INPUT_EOF);
+        done += (int)got;
+    }
+}
+
+/* The decoding thread: fills free slots in strip order. */
+static int run_decoder(reader *rd, int nstrips, int inline_convert)
+{
+    strip_ring *ring = &rd->ring;
+    volatile int strip = 0;
+    if (setjmp(rd->err.jump)) {
+        pthread_mutex_lock(&ring->lock);
+        ring->finished = 1;
+        pthread_cond_broadcast(&ring->changed);
+        pthread_mutex_unlock(&ring->lock);
+        return -1;
+    }
+    for (; strip < nstrips; strip++) {
+        int s = strip % RING;
+        if (inline_convert) {
+            decode_strip(rd, ring->rows[s], strip);
+            convert_strip(rd, ring->rows[s], strip);
+            continue;
+        }
+        pthread_mutex_lock(&ring->lock);
+        while (ring->state[s] != SLOT_FREE)
+            pthread_cond_wait(&ring->changed, &ring->lock);
+        pthread_mutex_unlock(&ring->lock);
+        decode_strip(rd, ring->rows[s], strip);
+        pthread_mutex_lock(&ring->lock);
+        ring->state[s] = SLOT_FILLED;
+        ring->strip[s] = strip;
+        pthread_cond_broadcast(&ring->changed);
+        pthread_mutex_unlock(&ring->lock);
+    }
+    jpeg_finish_decompress(&rd->cinfo);
+    pthread_mutex_lock(&ring->lock);
+    ring->finished = 1;
+    pthread_cond_broadcast(&ring->changed);
+    pthread_mutex_unlock(&ring->lock);
+    return 0;
+}
+
+/* A converting thread: takes filled slots until the decoder has finished
+ * and nothing is left. */
+static void run_converter(reader *rd)
+{
+    strip_ring *ring = &rd->ring;
+    pthread_mutex_lock(&ring->lock);
+    for (;;) {
+        int s = -1;
+        for (int k = 0; k < RING; k++)
+            if (ring->state[k] == SLOT_FILLED && (s < 0 || ring->strip[k] < ring->strip[s])) s = k;
+        if (s < 0) {
+            if (ring->finished) break;
+            pthread_cond_wait(&ring->changed, &ring->lock);
+            continue;
+        }
+        ring->state[s] = SLOT_CONVERTING;
+        pthread_mutex_unlock(&ring->lock);
+        convert_strip(rd, ring->rows[s], ring->strip[s]);
+        pthread_mutex_lock(&ring->lock);
+        ring->state[s] = SLOT_FREE;
+        pthread_cond_broadcast(&ring->changed);
+    }
+    pthread_mutex_unlock(&ring->lock);
+}
+
+/* Opens path and reads the header; 0 when it is a file this reader
+ * decodes exactly. */
+static int reader_open(reader *rd, const char *path)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->fp = fopen(path, "rb");
+    if (!rd->fp) return -1;
+    rd->cinfo.err = jpeg_std_error(&rd->err.mgr);
+    rd->err.mgr.error_exit = on_error;
+    rd->err.mgr.emit_message = on_message;
+    jpeg_create_decompress(&rd->cinfo);
+    if (setjmp(rd->err.jump)) return -1;
+    jpeg_stdio_src(&rd->cinfo, rd->fp);
+    if (jpeg_read_header(&rd->cinfo, TRUE) != JPEG_HEADER_OK) return -1;
+    const J_COLOR_SPACE cs = rd->cinfo.jpeg_color_space;
+    if (rd->cinfo.data_precision != 8) return -1;
+    if (!(cs == JCS_GRAYSCALE && rd->cinfo.num_components == 1) &&
+        !((cs == JCS_YCbCr || cs == JCS_RGB) && rd->cinfo.num_components == 3))
+        return -1;
+    rd->comps = cs == JCS_GRAYSCALE ? 1 : 3;
+    return 0;
+}
+
+static void reader_close(reader *rd)
+{
+    jpeg_destroy_decompress(&rd->cinfo);
+    if (rd->fp) fclose(rd->fp);
+}
+
+int rt_jpeg_reader_supports(const char *path, int width, int height, int *grey)
+{
+    reader rd;
+    int ok = reader_open(&rd, path) == 0 && (int)rd.cinfo.image_width == width &&
+             (int)rd.cinfo.image_height == height;
+    if (ok && grey) *grey = rd.comps == 1;
+    reader_close(&rd);
+    return ok;
+}
+
+int rt_jpeg_read(const char *path, const char *name, rt_image *im)
+{
+    reader *rd = malloc(sizeof *rd);
+    if (!rd) return rt_error(RT_ERR_NOMEM, "out of memory");
+    int err = 0;
+    if (reader_open(rd, path) != 0 || (int)rd->cinfo.image_width != im->width ||
+        (int)rd->cinfo.image_height != im->height || im->channels < 3) {
+        err = rt_error(RT_ERR_IMAGE, "%s: the JPEG header cannot be read (%s)", name,
+                       rd->err.message[0] ? rd->err.message : "changed since it was probed");
+        goto out;
+    }
+    rd->im = im;
+    for (int i = 0; i < 256; i++)
+        rd->lut[i] = (float)i / 255.0f;
+    rd->cinfo.out_color_space = rd->comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    rd->cinfo.dct_method = JDCT_ISLOW;
+    rd->cinfo.do_fancy_upsampling = TRUE;
+    if (setjmp(rd->err.jump)) {
+        err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name,
+                       rd->err.message);
+        goto out;
+    }
+    jpeg_start_decompress(&rd->cinfo);
+
+    const size_t strip_bytes = (size_t)im->width * rd->comps * STRIP_ROWS;
+    strip_ring *ring = &rd->ring;
+    unsigned char *slots = malloc(strip_bytes * RING);
+    if (!slots) {
+        err = rt_error(RT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < RING; k++)
+        ring->rows[k] = slots + strip_bytes * k;
+    pthread_mutex_init(&ring->lock, NULL);
+    pthread_cond_init(&ring->changed, NULL);
+    const int nstrips = (im->height + STRIP_ROWS - 1) / STRIP_ROWS;
+    int failed = 0;
+#pragma omp parallel
+    {
+        /* thread 0 decodes (libjpeg is serial), the others convert; alone,
+         * it does both */
+        if (omp_get_thread_num() == 0)
+            failed = run_decoder(rd, nstrips, omp_get_num_threads() == 1) != 0;
+        else
+            run_converter(rd);
+    }
+    pthread_cond_destroy(&ring->changed);
+    pthread_mutex_destroy(&ring->lock);
+    free(slots);
+    if (failed)
+        err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name,
+                       rd->err.truncated ? "the file ends before the image data does"
+                                         : rd->err.message);
+out:
+    reader_close(rd);
+    free(rd);
+    return err;
+}
