@@ -343,16 +343,18 @@ int rt_metadata_blob(const rt_metadata *m, const char *name, const void **data, 
 
 /* The common JPEG case, without libvips's pixel path (jpeg_reader.h); im
  * supplies the metadata. */
-static int decode_jpeg_direct(const char *path, const char *name, VipsImage *im, int grey,
-                              rt_decoded **out)
+static int decode_jpeg_direct(const char *path, const char *name, VipsImage *im, int orient,
+                              int grey, rt_decoded **out)
 {
     rt_decoded *d = calloc(1, sizeof *d);
     if (!d) return rt_error(RT_ERR_NOMEM, "out of memory");
     d->format = RT_FMT_JPEG;
     d->bits = 8;
     d->grey = grey;
-    int err = rt_image_create_uninit(im->Xsize, im->Ysize, 3, &d->image);
-    if (!err) err = rt_jpeg_read(path, name, d->image);
+    const int swap = orient >= 5;
+    int err = rt_image_create_uninit(swap ? im->Ysize : im->Xsize, swap ? im->Xsize : im->Ysize, 3,
+                                     &d->image);
+    if (!err) err = rt_jpeg_read(path, name, orient, d->image);
     if (err) {
         rt_decoded_destroy(d);
         return err;
@@ -376,10 +378,10 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         g_object_unref(im);
         return err;
     }
-    if (fmt == RT_FMT_JPEG && orient == 1) {
+    if (fmt == RT_FMT_JPEG) {
         int grey = 0;
         if (rt_jpeg_reader_supports(path, w, h, &grey)) {
-            err = decode_jpeg_direct(path, name, im, grey, out);
+            err = decode_jpeg_direct(path, name, im, orient, grey, out);
             g_object_unref(im);
             return err;
         }

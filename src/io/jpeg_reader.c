@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,16 +61,83 @@ typedef struct reader {
     reader_error err;
     FILE *fp;
     int comps;
+    int orientation; /* EXIF, 1-8 */
     rt_image *im;
     float lut[256];
     strip_ring ring;
 } reader;
 
+/* Where stored pixel (x, y) of a W x H file lands in the upright image, as
+ * an index o + x * ax + y * ay into its planes (EXIF orientations 1-8; 5-8
+ * swap width and height, so the upright row length is H). */
+typedef struct placement {
+    ptrdiff_t o, ax, ay;
+} placement;
+
+static placement orientation_placement(int orientation, int W, int H)
+{
+    const ptrdiff_t w = W, h = H;
+    switch (orientation) {
+    case 2:
+        return (placement){w - 1, -1, w};
+    case 3:
+        return (placement){(h - 1) * w + w - 1, -1, -w};
+    case 4:
+        return (placement){(h - 1) * w, 1, -w};
+    case 5:
+        return (placement){0, h, 1};
+    case 6:
+        return (placement){h - 1, h, -1};
+    case 7:
+        return (placement){(w - 1) * h + h - 1, -h, -1};
+    case 8:
+        return (placement){(w - 1) * h, -h, 1};
+    default:
+        return (placement){0, 1, w};
+    }
+}
+
+/* A strip of a file with an EXIF orientation.  For 2-4 a stored row stays
+ * a row; for 5-8 it becomes a column, and each stored column's pixels of
+ * this strip form one run of an upright row: the loop walks columns and
+ * writes runs, so writes stay sequential. */
+static void convert_strip_oriented(const reader *rd, const unsigned char *src, int y0, int rows)
+{
+    rt_image *im = rd->im;
+    const int W = (int)rd->cinfo.output_width, H = (int)rd->cinfo.output_height;
+    const int comps = rd->comps;
+    const placement pm = orientation_placement(rd->orientation, W, H);
+    float *pl[3] = {rt_image_plane(im, 0), rt_image_plane(im, 1), rt_image_plane(im, 2)};
+    const int ch[3] = {0, comps == 3 ? 1 : 0, comps == 3 ? 2 : 0};
+    if (rd->orientation <= 4) {
+        for (int k = 0; k < rows; k++) {
+            const unsigned char *s = src + (size_t)k * W * comps;
+            const ptrdiff_t row = pm.o + (ptrdiff_t)(y0 + k) * pm.ay;
+            for (int c = 0; c < 3; c++)
+                for (int x = 0; x < W; x++)
+                    pl[c][row + x * pm.ax] = rd->lut[s[(size_t)x * comps + ch[c]]];
+        }
+        return;
+    }
+    for (int x = 0; x < W; x++) {
+        const ptrdiff_t run = pm.o + (ptrdiff_t)x * pm.ax + (ptrdiff_t)y0 * pm.ay;
+        const unsigned char *s = src + (size_t)x * comps;
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < rows; k++)
+                pl[c][run + k * pm.ay] = rd->lut[s[(size_t)k * W * comps + ch[c]]];
+    }
+}
+
 static void convert_strip(const reader *rd, const unsigned char *src, int strip)
 {
     rt_image *im = rd->im;
-    const int w = im->width, y0 = strip * STRIP_ROWS;
-    const int rows = im->height - y0 < STRIP_ROWS ? im->height - y0 : STRIP_ROWS;
+    const int y0 = strip * STRIP_ROWS, H = (int)rd->cinfo.output_height;
+    const int rows = H - y0 < STRIP_ROWS ? H - y0 : STRIP_ROWS;
+    if (rd->orientation != 1) {
+        convert_strip_oriented(rd, src, y0, rows);
+        return;
+    }
+    const int w = im->width;
     float *r = rt_image_plane(im, 0), *g = rt_image_plane(im, 1), *b = rt_image_plane(im, 2);
     for (int k = 0; k < rows; k++) {
         const size_t row = (size_t)(y0 + k) * w;
@@ -90,8 +158,9 @@ static void convert_strip(const reader *rd, const unsigned char *src, int strip)
 /* Decodes strip `strip` into buf; longjmps on a libjpeg error. */
 static void decode_strip(reader *rd, unsigned char *buf, int strip)
 {
-    const int w = rd->im->width, y0 = strip * STRIP_ROWS;
-    const int rows = rd->im->height - y0 < STRIP_ROWS ? rd->im->height - y0 : STRIP_ROWS;
+    const int w = (int)rd->cinfo.output_width, H = (int)rd->cinfo.output_height;
+    const int y0 = strip * STRIP_ROWS;
+    const int rows = H - y0 < STRIP_ROWS ? H - y0 : STRIP_ROWS;
     int done = 0;
     while (done < rows) {
         JSAMPROW dst[STRIP_ROWS];
@@ -101,6 +170,27 @@ static void decode_strip(reader *rd, unsigned char *buf, int strip)
         if (got == 0) ERREXIT(&rd->cinfo, JERR_INPUT_EOF);
         done += (int)got;
     }
+}
+
+/* With the lock held: the filled slot holding the earliest strip, or -1. */
+static int oldest_filled(const strip_ring *ring)
+{
+    int s = -1;
+    for (int k = 0; k < RING; k++)
+        if (ring->state[k] == SLOT_FILLED && (s < 0 || ring->strip[k] < ring->strip[s])) s = k;
+    return s;
+}
+
+/* With the lock held: converts slot s, releasing the lock meanwhile. */
+static void convert_slot(reader *rd, int s)
+{
+    strip_ring *ring = &rd->ring;
+    ring->state[s] = SLOT_CONVERTING;
+    pthread_mutex_unlock(&ring->lock);
+    convert_strip(rd, ring->rows[s], ring->strip[s]);
+    pthread_mutex_lock(&ring->lock);
+    ring->state[s] = SLOT_FREE;
+    pthread_cond_broadcast(&ring->changed);
 }
 
 /* The decoding thread: fills free slots in strip order. */
@@ -123,8 +213,16 @@ static int run_decoder(reader *rd, int nstrips, int inline_convert)
             continue;
         }
         pthread_mutex_lock(&ring->lock);
-        while (ring->state[s] != SLOT_FREE)
-            pthread_cond_wait(&ring->changed, &ring->lock);
+        while (ring->state[s] != SLOT_FREE) {
+            /* the converters are behind (an oriented file converts slower
+             * than it decodes): help rather than wait */
+            int f = oldest_filled(ring);
+            if (f < 0) {
+                pthread_cond_wait(&ring->changed, &ring->lock);
+                continue;
+            }
+            convert_slot(rd, f);
+        }
         pthread_mutex_unlock(&ring->lock);
         decode_strip(rd, ring->rows[s], strip);
         pthread_mutex_lock(&ring->lock);
@@ -148,20 +246,13 @@ static void run_converter(reader *rd)
     strip_ring *ring = &rd->ring;
     pthread_mutex_lock(&ring->lock);
     for (;;) {
-        int s = -1;
-        for (int k = 0; k < RING; k++)
-            if (ring->state[k] == SLOT_FILLED && (s < 0 || ring->strip[k] < ring->strip[s])) s = k;
-        if (s < 0) {
-            if (ring->finished) break;
-            pthread_cond_wait(&ring->changed, &ring->lock);
+        int s = oldest_filled(ring);
+        if (s >= 0) {
+            convert_slot(rd, s);
             continue;
         }
-        ring->state[s] = SLOT_CONVERTING;
-        pthread_mutex_unlock(&ring->lock);
-        convert_strip(rd, ring->rows[s], ring->strip[s]);
-        pthread_mutex_lock(&ring->lock);
-        ring->state[s] = SLOT_FREE;
-        pthread_cond_broadcast(&ring->changed);
+        if (ring->finished) break;
+        pthread_cond_wait(&ring->changed, &ring->lock);
     }
     pthread_mutex_unlock(&ring->lock);
 }
@@ -205,18 +296,21 @@ int rt_jpeg_reader_supports(const char *path, int width, int height, int *grey)
     return ok;
 }
 
-int rt_jpeg_read(const char *path, const char *name, rt_image *im)
+int rt_jpeg_read(const char *path, const char *name, int orientation, rt_image *im)
 {
     reader *rd = malloc(sizeof *rd);
     if (!rd) return rt_error(RT_ERR_NOMEM, "out of memory");
     int err = 0;
-    if (reader_open(rd, path) != 0 || (int)rd->cinfo.image_width != im->width ||
-        (int)rd->cinfo.image_height != im->height || im->channels < 3) {
+    const int swap = orientation >= 5 && orientation <= 8;
+    if (reader_open(rd, path) != 0 ||
+        (int)rd->cinfo.image_width != (swap ? im->height : im->width) ||
+        (int)rd->cinfo.image_height != (swap ? im->width : im->height) || im->channels < 3) {
         err = rt_error(RT_ERR_IMAGE, "%s: the JPEG header cannot be read (%s)", name,
                        rd->err.message[0] ? rd->err.message : "changed since it was probed");
         goto out;
     }
     rd->im = im;
+    rd->orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
     for (int i = 0; i < 256; i++)
         rd->lut[i] = (float)i / 255.0f;
     rd->cinfo.out_color_space = rd->comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
@@ -229,7 +323,7 @@ int rt_jpeg_read(const char *path, const char *name, rt_image *im)
     }
     jpeg_start_decompress(&rd->cinfo);
 
-    const size_t strip_bytes = (size_t)im->width * rd->comps * STRIP_ROWS;
+    const size_t strip_bytes = (size_t)rd->cinfo.output_width * rd->comps * STRIP_ROWS;
     strip_ring *ring = &rd->ring;
     unsigned char *slots = malloc(strip_bytes * RING);
     if (!slots) {
@@ -240,7 +334,7 @@ int rt_jpeg_read(const char *path, const char *name, rt_image *im)
         ring->rows[k] = slots + strip_bytes * k;
     pthread_mutex_init(&ring->lock, NULL);
     pthread_cond_init(&ring->changed, NULL);
-    const int nstrips = (im->height + STRIP_ROWS - 1) / STRIP_ROWS;
+    const int nstrips = ((int)rd->cinfo.output_height + STRIP_ROWS - 1) / STRIP_ROWS;
     int failed = 0;
 #pragma omp parallel
     {
