@@ -61,17 +61,23 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
             const float *n0 = rt_dither_row(y, 0), *n1 = rt_dither_row(y, 1),
                         *n2 = rt_dither_row(y, 2);
             const float k = dither ? 1.0f : 0.0f;
-            for (int x = 0; x < w; x++) {
-                const int t = x & (RT_DITHER_TILE - 1);
-                float f0 = p0[x] * 255.0f + 0.5f + k * n0[t];
-                float f1 = p1[x] * 255.0f + 0.5f + k * n1[t];
-                float f2 = p2[x] * 255.0f + 0.5f + k * n2[t];
-                f0 = f0 > 0.f ? (f0 < 255.f ? f0 : 255.f) : 0.f;
-                f1 = f1 > 0.f ? (f1 < 255.f ? f1 : 255.f) : 0.f;
-                f2 = f2 > 0.f ? (f2 < 255.f ? f2 : 255.f) : 0.f;
-                q[3 * (size_t)x] = (unsigned char)(int)f0;
-                q[3 * (size_t)x + 1] = (unsigned char)(int)f1;
-                q[3 * (size_t)x + 2] = (unsigned char)(int)f2;
+            /* in tiles of the dither period, so the noise is a plain
+             * contiguous load and the loop vectorises */
+            for (int x0 = 0; x0 < w; x0 += RT_DITHER_TILE) {
+                const int n = w - x0 < RT_DITHER_TILE ? w - x0 : RT_DITHER_TILE;
+                const float *a0 = p0 + x0, *a1 = p1 + x0, *a2 = p2 + x0;
+                unsigned char *o = q + 3 * (size_t)x0;
+                for (int t = 0; t < n; t++) {
+                    float f0 = a0[t] * 255.0f + 0.5f + k * n0[t];
+                    float f1 = a1[t] * 255.0f + 0.5f + k * n1[t];
+                    float f2 = a2[t] * 255.0f + 0.5f + k * n2[t];
+                    f0 = f0 > 0.f ? (f0 < 255.f ? f0 : 255.f) : 0.f;
+                    f1 = f1 > 0.f ? (f1 < 255.f ? f1 : 255.f) : 0.f;
+                    f2 = f2 > 0.f ? (f2 < 255.f ? f2 : 255.f) : 0.f;
+                    o[3 * t] = (unsigned char)(int)f0;
+                    o[3 * t + 1] = (unsigned char)(int)f1;
+                    o[3 * t + 2] = (unsigned char)(int)f2;
+                }
             }
             continue;
         }
@@ -297,6 +303,14 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             err = rt_error(RT_ERR_INTERNAL, "JPEG encoder: %s", strips[i].message);
     growbuf g = {0};
     if (!err) {
+        /* sized once: growing by doubling would first-touch and copy about
+         * twice the file (slow fresh memory here); metadata fits the slack
+         * or grows it */
+        size_t total = (size_t)1 << 20;
+        for (int i = 0; i < nstrips; i++)
+            total += strips[i].len;
+        g.p = g_try_malloc(total);
+        g.cap = g.p ? total : 0;
         /* strip 0's header, with the metadata after its JFIF marker, the
          * full height in the frame header and the restart interval */
         const unsigned char *b = strips[0].jpeg;
