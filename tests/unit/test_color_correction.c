@@ -168,18 +168,21 @@ static void check_exposure_recovery(const char *path, const char *label)
     printf("%-32s original moved %+.2f EV\n", label, self);
     assert_true(fabs(self) < 0.25);
     const double ones[3] = {1, 1, 1};
-    for (int s = -1; s <= 1; s += 2) {
+    const double offsets[] = {-1.0, 1.0, 0.5};
+    for (size_t k = 0; k < sizeof offsets / sizeof offsets[0]; k++) {
+        const double s = offsets[k];
         const char *shifted = write_modified(orig->image, ones, s, "shifted.png");
         rt_decoded *fixed = run_cc(EXPOSURE_PAYLOAD, shifted, "evfix.png");
         double err = log2(midtone_level(orig->image, fixed->image) / level0);
-        printf("%-32s %+d EV -> off by %+.2f EV\n", label, s, err);
-        if (s < 0) {
-            assert_true(fabs(err) <= 0.25);
+        printf("%-32s %+.1f EV -> off by %+.2f EV\n", label, s, err);
+        if (s == 0.5) {
+            /* +0.5 EV on a light face looks like +1 EV on a dark one (same
+             * face brightness, same clipped shirt): the step that recovers
+             * +1 EV may darken it somewhat too much, never by much, and
+             * never leaves it brighter than it came */
+            assert_true(err > -0.4 && err < 0.55);
         } else {
-            /* First version: a hard-clipped +1 EV studio shot looks like a white
-             * seamless to highlight metering, so the correction only goes the
-             * right way; full recovery needs face metering (sclera anchor). */
-            assert_true(err <= 1.0 + 1e-3);
+            assert_true(fabs(err) <= 0.25);
         }
         rt_decoded_destroy(fixed);
     }
