@@ -167,6 +167,8 @@ typedef struct decode_ctx {
     int has_alpha;
     int sixteen;
     float lut8[256];
+    size_t written; /* pixels converted: libvips can skip a tile it failed
+                     * to decode (a short PNG) and still report success */
 } decode_ctx;
 
 /* Called by vips_sink from its worker threads, each with a prepared region
@@ -183,6 +185,7 @@ static int decode_tile(VipsRegion *region, void *seq, void *a, void *unused, gbo
     const int w = im->width;
     float *r = rt_image_plane(im, 0), *g = rt_image_plane(im, 1), *b = rt_image_plane(im, 2);
     const int x0 = area->left, x1 = area->left + area->width;
+    __atomic_add_fetch(&ctx->written, (size_t)area->width * (size_t)area->height, __ATOMIC_RELAXED);
     for (int y = area->top; y < area->top + area->height; y++) {
         size_t row = (size_t)y * w;
         const VipsPel *p = VIPS_REGION_ADDR(region, x0, y);
@@ -456,6 +459,16 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         char why[512];
         vips_reason(why, sizeof why);
         err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name, why);
+        goto fail;
+    }
+    if (ctx.written != rt_image_pixels(d->image)) {
+        /* never hand on rows nobody wrote (they would hold an earlier
+         * image's recycled pixels) */
+        vips_error_clear();
+        err = rt_error(RT_ERR_IMAGE,
+                       "%s: the image is corrupt or truncated (only %.0f %% of its pixels "
+                       "could be decoded)",
+                       name, 100.0 * (double)ctx.written / (double)rt_image_pixels(d->image));
         goto fail;
     }
     g_object_unref(im);
