@@ -63,7 +63,6 @@ typedef struct reader {
     int comps;
     int orientation; /* EXIF, 1-8 */
     rt_image *im;
-    float lut[256];
     strip_ring ring;
 } reader;
 
@@ -115,7 +114,7 @@ static void convert_strip_oriented(const reader *rd, const unsigned char *src, i
             const ptrdiff_t row = pm.o + (ptrdiff_t)(y0 + k) * pm.ay;
             for (int c = 0; c < 3; c++)
                 for (int x = 0; x < W; x++)
-                    pl[c][row + x * pm.ax] = rd->lut[s[(size_t)x * comps + ch[c]]];
+                    pl[c][row + x * pm.ax] = (float)s[(size_t)x * comps + ch[c]] / 255.0f;
         }
         return;
     }
@@ -124,7 +123,7 @@ static void convert_strip_oriented(const reader *rd, const unsigned char *src, i
         const unsigned char *s = src + (size_t)x * comps;
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < rows; k++)
-                pl[c][run + k * pm.ay] = rd->lut[s[(size_t)k * W * comps + ch[c]]];
+                pl[c][run + k * pm.ay] = (float)s[(size_t)k * W * comps + ch[c]] / 255.0f;
     }
 }
 
@@ -313,8 +312,6 @@ int rt_jpeg_read(const char *path, const char *name, int orientation, rt_image *
     }
     rd->im = im;
     rd->orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
-    for (int i = 0; i < 256; i++)
-        rd->lut[i] = (float)i / 255.0f;
     rd->cinfo.out_color_space = rd->comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
     rd->cinfo.dct_method = JDCT_ISLOW;
     rd->cinfo.do_fancy_upsampling = TRUE;
