@@ -21,7 +21,7 @@
 typedef struct reader_error {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
-    int truncated;
+    int truncated; /* 1: the file ends early, 2: a scan's data does */
     char message[JMSG_LENGTH_MAX];
 } reader_error;
 
@@ -32,14 +32,16 @@ static void on_error(j_common_ptr cinfo)
     longjmp(e->jump, 1);
 }
 
-/* A premature end of data is an error (as libvips's fail_on=error has it);
- * other warnings (stray bytes before a marker, common in camera files) are
- * not. */
+/* Missing data is an error: the file ending early (as libvips's
+ * fail_on=error has it), or a scan's data ending before its pixels do
+ * (libjpeg would fill the rest with grey, and libvips accepts that).  Other
+ * warnings (stray bytes before a marker, common in camera files) are not. */
 static void on_message(j_common_ptr cinfo, int level)
 {
     reader_error *e = (reader_error *)cinfo->err;
-    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        e->truncated = 1;
+    const int code = cinfo->err->msg_code;
+    if (level == -1 && (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER)) {
+        e->truncated = code == JWRN_JPEG_EOF ? 1 : 2;
         (*cinfo->err->format_message)(cinfo, e->message);
         longjmp(e->jump, 1);
     }
@@ -349,8 +351,9 @@ int rt_jpeg_read(const char *path, const char *name, int orientation, rt_image *
     free(slots);
     if (failed)
         err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name,
-                       rd->err.truncated ? "the file ends before the image data does"
-                                         : rd->err.message);
+                       rd->err.truncated == 1   ? "the file ends before the image data does"
+                       : rd->err.truncated == 2 ? "the image data stops before its last rows"
+                                                : rd->err.message);
 out:
     reader_close(rd);
     free(rd);

@@ -314,6 +314,12 @@ static void test_bad_files(void **state)
     const char *half = test_tmp("half.jpg");
     test_write_file(half, jpg, len / 2);
     expect_error(half, RT_ERR_IMAGE, "half.jpg: the image is corrupt or truncated");
+    /* the same half with an end marker: the file looks complete, the scan's
+     * data is not (libjpeg would paint the rest grey) */
+    const char *ended = test_tmp("ended.jpg");
+    memcpy(jpg + len / 2, "\xff\xd9", 2);
+    test_write_file(ended, jpg, len / 2 + 2);
+    expect_error(ended, RT_ERR_IMAGE, "the image data stops before its last rows");
     /* corrupt: garbage after the header */
     for (size_t i = 600; i < len; i += 7)
         jpg[i] = (char)(jpg[i] ^ 0x5a);
