@@ -1,11 +1,15 @@
 /* Image decoding and encoding through libvips.
  *
- * Decoding reads the header first (format allow-list, megapixel limit), then
- * streams pixels into planar float RGB with EXIF orientation applied; alpha
- * is kept apart so plugins never touch it.  Encoding streams planar floats
- * back through a libvips generator (no interleaved full-size copy), with a
- * deterministic sub-LSB dither for 8-bit output, and re-attaches ICC, EXIF
- * (orientation reset to 1), XMP and IPTC.
+ * Decoding reads the header first with libvips (format allow-list,
+ * megapixel limit, metadata), then streams pixels into planar float RGB with
+ * EXIF orientation applied: 8-bit grey/YCbCr JPEGs through our own
+ * libjpeg-turbo reader (jpeg_reader.h, same samples, half the time), the
+ * rest through libvips; alpha is kept apart so plugins never touch it.  A
+ * decode that leaves any pixel unwritten is an error.  Encoding: JPEG by the
+ * parallel strip writer (jpeg_writer.h), other formats by streaming planar
+ * floats through a libvips generator (no interleaved full-size copy); both
+ * with a deterministic sub-LSB dither for 8-bit output, and ICC, EXIF
+ * (orientation reset to 1), XMP and IPTC re-attached.
  *
  * Ownership: rt_decode() returns an rt_decoded owned by the caller, released
  * with rt_decoded_destroy(); it owns its image, alpha plane and metadata.
