@@ -4,6 +4,7 @@
 #include "core/quantize.h"
 #include "face/analysis.h"
 #include "face/models.h"
+#include "face/skin.h"
 #include "io/zip_writer.h"
 #include "plugins/plugin.h"
 
@@ -93,6 +94,31 @@ int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **
     }
     *out = job->face_analysis;
     return 0;
+}
+
+int rt_plugin_skin_weight(rt_plugin_ctx *ctx, int face_index, int x0, int y0, int w, int h,
+                          float *dst, size_t stride)
+{
+    rt_job *job = ctx->job;
+    const rt_image *m = job->skin_mask;
+    if (m) {
+        /* a Skin Mask task with Layer 0 decided where skin is, for every face */
+        for (int y = 0; y < h; y++) {
+            float *d = dst + (size_t)y * stride;
+            int my = y0 + y - job->skin_y;
+            for (int x = 0; x < w; x++) {
+                int mx = x0 + x - job->skin_x;
+                d[x] = my >= 0 && my < m->height && mx >= 0 && mx < m->width
+                           ? m->data[(size_t)my * m->width + mx]
+                           : 0.0f;
+            }
+        }
+        return 0;
+    }
+    const struct rt_face_analysis *a;
+    int err = rt_plugin_face_analysis(ctx, &a);
+    if (err) return err;
+    return rt_face_skin_weight(a, job->running, face_index, x0, y0, w, h, dst, stride);
 }
 
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
@@ -243,6 +269,8 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         /* the analysis describes the old geometry */
         rt_face_analysis_destroy(job->face_analysis);
         job->face_analysis = NULL;
+        rt_image_destroy(job->skin_mask);
+        job->skin_mask = NULL;
         rt_image_destroy(job->running);
         job->running = out.replace;
         if (job->alpha) {
@@ -278,6 +306,13 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         } else if (!err && t->spec->blend != RT_BLEND_MASK) {
             rt_blend_composite(job->running, out.layer, out.x, out.y, t->spec->blend);
             *changed = 1;
+        } else if (!err && !t->layer && out.layer->channels == 1) {
+            /* a Skin Mask with Layer 0: the skin region of the later skin plugins */
+            rt_image_destroy(job->skin_mask);
+            job->skin_mask = out.layer;
+            job->skin_x = out.x;
+            job->skin_y = out.y;
+            out.layer = NULL;
         }
         rt_image_destroy(out.layer);
     } else if (emits_layer) {
@@ -502,6 +537,7 @@ void rt_job_destroy(rt_job *job)
 {
     if (!job) return;
     rt_face_analysis_destroy(job->face_analysis);
+    rt_image_destroy(job->skin_mask);
     rt_image_destroy(job->running);
     rt_free(job->alpha);
     rt_decoded_destroy(job->input);

@@ -45,6 +45,10 @@ struct rt_job {
     size_t base_len;
 
     struct rt_face_analysis *face_analysis; /* computed at first need, see plugin.h */
+    /* The skin region a Skin Mask task with Layer 0 set for the later skin
+     * plugins (1 channel, placed at skin_x, skin_y), or NULL. */
+    rt_image *skin_mask;
+    int skin_x, skin_y;
 
     json_t *plugins;  /* result.json "plugins" */
     json_t *warnings; /* result.json "warnings" */

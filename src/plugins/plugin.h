@@ -76,6 +76,15 @@ void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction);
 struct rt_face_analysis;
 int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out);
 
+/* Where the skin plugins (Heal, Dodge Burn, Skin Tone, Mattifier, Portrait
+ * Volumes) may work, 0..1, for the rectangle (x0, y0, w, h) of the running
+ * image, row stride `stride` floats: the mask of a Skin Mask task run with
+ * Layer 0 earlier in the job when there is one (for every face), otherwise
+ * face `face_index`'s visible skin (every face's when < 0), face/skin.h.
+ * Computes the face analysis if the job has none yet. */
+int rt_plugin_skin_weight(rt_plugin_ctx *ctx, int face_index, int x0, int y0, int w, int h,
+                          float *dst, size_t stride);
+
 /* Looks a plugin up by canonical name; NULL when not implemented yet. */
 const rt_plugin *rt_plugin_find(const char *canonical_name);
 
