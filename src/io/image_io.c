@@ -37,6 +37,19 @@ const char *rt_file_format_mime(rt_file_format f)
     return n[f];
 }
 
+int rt_file_format_check_size(rt_file_format f, int w, int h)
+{
+    /* JPEG's frame header stores 16 bits and libjpeg reads at most 65500;
+     * WebP's bitstream header stores 14 bits */
+    int max = f == RT_FMT_JPEG ? 65500 : f == RT_FMT_WEBP ? 16383 : 0;
+    if (max && (w > max || h > max))
+        return rt_error(RT_ERR_TOO_BIG,
+                        "the image is %dx%d pixels; %s holds at most %d pixels a side: ask for "
+                        "outputFormat \"png\" or \"tiff\"",
+                        w, h, f == RT_FMT_JPEG ? "JPEG" : "WebP", max);
+    return 0;
+}
+
 /* The loaders we accept: a short allow-list keeps untrusted parsers
  * (SVG, PDF, matrix, CSV, ...) away from uploads. */
 static int loader_format(const char *loader, rt_file_format *f)
@@ -639,6 +652,10 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
                   size_t *len)
 {
     rt_dither_init();
+    int cw = src->canvas_w > 0 ? src->canvas_w : src->width;
+    int ch = src->canvas_h > 0 ? src->canvas_h : src->height;
+    int err = rt_file_format_check_size(ep->format, cw, ch);
+    if (err) return err;
     int whole = (src->canvas_w <= 0 || src->canvas_w == src->width) &&
                 (src->canvas_h <= 0 || src->canvas_h == src->height) && src->x0 == 0 &&
                 src->y0 == 0 && !src->add_alpha;
@@ -647,7 +664,7 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
          * otherwise be the slowest step of a job */
         void *jpeg;
         size_t jlen;
-        int err = rt_jpeg_encode(src, 95, ep->dither, ep->meta, &jpeg, &jlen);
+        err = rt_jpeg_encode(src, 95, ep->dither, ep->meta, &jpeg, &jlen);
         if (err) return err;
         if (path) {
             err = write_whole_file(path, jpeg, jlen);

@@ -14,6 +14,9 @@
 
 /* The restart interval is a 16-bit count of MCUs. */
 #define MAX_RESTART_MCUS 65535
+/* The frame header stores each side in 16 bits, and libjpeg (so every
+ * reader built on it, libvips's too) refuses sides over 65500. */
+#define JPEG_MAX_SIDE 65500
 #define MAX_MCU_ROWS_PER_STRIP 64
 /* rows converted to 8-bit samples at a time */
 #define SAMPLE_ROWS 16
@@ -274,6 +277,20 @@ static void put_metadata(growbuf *g, const rt_metadata *meta)
         put_marker(g, 0xED, data, len, NULL, 0);
 }
 
+/* Strip 0's frame header (SOF0, written by libjpeg for `rows` rows) made
+ * to describe the whole image: checked to be the segment we expect before
+ * a byte of it changes. */
+static int set_frame_height(unsigned char *seg, size_t seglen, int rows, int w, int h)
+{
+    /* FF C0, length, precision, height (2), width (2), components, ... */
+    if (seglen < 10 || seg[0] != 0xFF || seg[1] != 0xC0 || seg[4] != 8 ||
+        (seg[5] << 8 | seg[6]) != rows || (seg[7] << 8 | seg[8]) != w || h > JPEG_MAX_SIDE)
+        return rt_error(RT_ERR_INTERNAL, "JPEG encoder: unexpected frame header");
+    seg[5] = (unsigned char)(h >> 8);
+    seg[6] = (unsigned char)h;
+    return 0;
+}
+
 int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metadata *meta,
                    void **out, size_t *len)
 {
@@ -281,6 +298,14 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
     *len = 0;
     const int comps = src->n >= 3 ? 3 : 1;
     const int w = src->width, h = src->height;
+    if (w < 1 || h < 1) return rt_error(RT_ERR_ARG, "JPEG encoder: the image has no pixels");
+    /* before any work: libjpeg would take a larger size, and the frame
+     * header we assemble has 16 bits for it */
+    if (w > JPEG_MAX_SIDE || h > JPEG_MAX_SIDE)
+        return rt_error(RT_ERR_TOO_BIG,
+                        "the image is %dx%d pixels; JPEG holds at most %d pixels a side: ask "
+                        "for outputFormat \"png\" or \"tiff\"",
+                        w, h, JPEG_MAX_SIDE);
     const int mcus_per_row = (w + 7) / 8;
     int mcu_rows = MAX_RESTART_MCUS / mcus_per_row;
     if (mcu_rows > MAX_MCU_ROWS_PER_STRIP) mcu_rows = MAX_MCU_ROWS_PER_STRIP;
@@ -316,8 +341,8 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
         const unsigned char *b = strips[0].jpeg;
         put(&g, b, 2); /* SOI */
         size_t pos = 2;
-        int metadata_written = 0;
-        while (pos < strips[0].data_start) {
+        int metadata_written = 0, frame_set = 0;
+        while (pos < strips[0].data_start && !err) {
             int marker = b[pos + 1];
             size_t seg = 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
             if (marker != 0xE0 && !metadata_written) {
@@ -333,8 +358,9 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             size_t start = g.n;
             put(&g, b + pos, seg);
             if (marker == 0xC0 && !g.failed) {
-                g.p[start + 5] = (unsigned char)(h >> 8);
-                g.p[start + 6] = (unsigned char)h;
+                err = set_frame_height(g.p + start, seg, h < rows_per_strip ? h : rows_per_strip, w,
+                                       h);
+                frame_set = 1;
             }
             if (marker == 0xE0 && !metadata_written) {
                 put_metadata(&g, meta);
@@ -342,7 +368,9 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             }
             pos += seg;
         }
-        for (int i = 0; i < nstrips; i++) {
+        if (!err && !g.failed && !frame_set)
+            err = rt_error(RT_ERR_INTERNAL, "JPEG encoder: no baseline frame header");
+        for (int i = 0; i < nstrips && !err; i++) {
             put(&g, strips[i].jpeg + strips[i].data_start,
                 strips[i].data_end - strips[i].data_start);
             if (i + 1 < nstrips) {
@@ -352,7 +380,7 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
         }
         unsigned char eoi[2] = {0xFF, 0xD9};
         put(&g, eoi, 2);
-        if (g.failed) err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
+        if (!err && g.failed) err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
     }
     for (int i = 0; i < nstrips; i++)
         free(strips[i].jpeg);

@@ -1,6 +1,7 @@
 /* Image I/O: formats, bit depths, orientation, metadata, limits, bad files. */
 #include "core/error.h"
 #include "io/image_io.h"
+#include "io/jpeg_writer.h"
 #include "retouch.h"
 #include "test_util.h"
 
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 static void expect_error(const char *path, int code, const char *want)
@@ -515,6 +517,64 @@ static void test_direct_jpeg_matches_libvips(void **state)
     g_object_unref(src);
 }
 
+/* JPEG stores each side in 16 bits and libjpeg reads at most 65500: a
+ * taller image is refused with a clear message before any work (it used to
+ * come back 16x4464, or 16x0 for a height of 65536, reported as success);
+ * 65500 itself round-trips. */
+static void test_jpeg_size_limit(void **state)
+{
+    (void)state;
+    const int w = 16, tall = 70000;
+    float *grey = malloc((size_t)w * tall * sizeof *grey);
+    assert_non_null(grey);
+    for (size_t i = 0; i < (size_t)w * tall; i++)
+        grey[i] = (float)(i % 251) / 250.0f;
+    const int heights[] = {70000, 65536, 65501};
+    for (int k = 0; k < 3; k++) {
+        rt_planes p = {.width = w, .height = heights[k], .n = 1, .p = {grey}};
+        rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+        void *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), RT_ERR_TOO_BIG);
+        assert_null(buf);
+        assert_non_null(strstr(rt_error_message(), "JPEG holds at most 65500 pixels a side"));
+        /* the writer checks by itself too */
+        assert_int_equal(rt_jpeg_encode(&p, 95, 1, NULL, &buf, &len), RT_ERR_TOO_BIG);
+        assert_null(buf);
+        /* sideways as well */
+        rt_planes wide = {.width = heights[k], .height = w, .n = 1, .p = {grey}};
+        assert_int_equal(rt_encode_buffer(&wide, &ep, &buf, &len), RT_ERR_TOO_BIG);
+    }
+    rt_planes p = {.width = w, .height = 65500, .n = 1, .p = {grey}};
+    rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), 0);
+    VipsImage *im = vips_image_new_from_buffer(buf, len, "", NULL);
+    assert_non_null(im);
+    assert_int_equal(vips_image_get_width(im), w);
+    assert_int_equal(vips_image_get_height(im), 65500);
+    g_object_unref(im);
+    rt_encode_free(buf);
+
+    /* through a job: refused at the start, nothing written */
+    VipsImage *png = NULL;
+    assert_int_equal(vips_black(&png, w, tall, "bands", 3, NULL), 0);
+    const char *in = test_tmp("tall.png");
+    assert_int_equal(vips_pngsave(png, in, NULL), 0);
+    g_object_unref(png);
+    const char *out = test_tmp("tall.jpg");
+    int err =
+        test_run_job("{\"mode\":\"professional\",\"outputFormat\":\"jpeg\",\"tasks\":[{\"Plugin\":"
+                     "\"Color Correction\"}]}",
+                     in, out, NULL);
+    assert_int_equal(err, RT_ERR_TOO_BIG);
+    assert_non_null(strstr(rt_error_message(), "16x70000"));
+    assert_non_null(strstr(rt_error_message(), "outputFormat \"png\""));
+    assert_int_equal(access(out, F_OK), -1);
+    free(grey);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -535,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_parallel_jpeg_matches_serial),
         cmocka_unit_test(test_direct_jpeg_matches_libvips),
+        cmocka_unit_test(test_jpeg_size_limit),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
