@@ -4,6 +4,7 @@
 #include "core/quantize.h"
 #include "io/jpeg_reader.h"
 #include "io/jpeg_writer.h"
+#include "io/vips_error.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -76,32 +77,12 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* Last libvips message, trimmed to one line, for our own messages. */
-static void vips_reason(char *out, size_t cap)
-{
-    const char *e = vips_error_buffer();
-    snprintf(out, cap, "%s", e && *e ? e : "unknown libvips error");
-    for (char *p = out; *p; p++)
-        if (*p == '\n') {
-            /* keep the first two lines at most */
-            if (p[1] && p != out + strlen(out) - 1) {
-                *p = ' ';
-                char *q = strchr(p + 1, '\n');
-                if (q) *q = '\0';
-            } else {
-                *p = '\0';
-            }
-            break;
-        }
-    vips_error_clear();
-}
-
 static int open_header(const char *path, const char *name, rt_file_format *fmt, VipsImage **out,
                        int sequential)
 {
     const char *loader = vips_foreign_find_load(path);
     if (!loader) {
-        vips_error_clear();
+        rt_vips_error_drop();
         if (access(path, R_OK) != 0) return rt_error(RT_ERR_IO, "%s: cannot read the file", name);
         return rt_error(RT_ERR_IMAGE,
                         "%s: not a supported image; send a JPEG, PNG, TIFF, WebP or HEIF file",
@@ -117,7 +98,7 @@ static int open_header(const char *path, const char *name, rt_file_format *fmt, 
         VIPS_FAIL_ON_ERROR, NULL);
     if (!im) {
         char why[512];
-        vips_reason(why, sizeof why);
+        rt_vips_error_take(why, sizeof why);
         return rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or unreadable (%s)", name, why);
     }
     *out = im;
@@ -410,7 +391,7 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         if (vips_autorot(im, &rot, NULL)) {
             g_object_unref(im);
             char why[512];
-            vips_reason(why, sizeof why);
+            rt_vips_error_take(why, sizeof why);
             return rt_error(RT_ERR_IMAGE, "%s: cannot apply the EXIF orientation (%s)", name, why);
         }
         g_object_unref(im);
@@ -433,7 +414,7 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         if (vips_colourspace(im, &conv, target, NULL)) {
             g_object_unref(im);
             char why[512];
-            vips_reason(why, sizeof why);
+            rt_vips_error_take(why, sizeof why);
             return rt_error(RT_ERR_IMAGE, "%s: unsupported colour layout (%s)", name, why);
         }
         g_object_unref(im);
@@ -470,14 +451,14 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
     grab_metadata(im, &d->meta, keep_icc);
     if (vips_sink(im, NULL, decode_tile, NULL, &ctx, NULL)) {
         char why[512];
-        vips_reason(why, sizeof why);
+        rt_vips_error_take(why, sizeof why);
         err = rt_error(RT_ERR_IMAGE, "%s: the image is corrupt or truncated (%s)", name, why);
         goto fail;
     }
     if (ctx.written != rt_image_pixels(d->image)) {
         /* never hand on rows nobody wrote (they would hold an earlier
          * image's recycled pixels) */
-        vips_error_clear();
+        rt_vips_error_drop();
         err = rt_error(RT_ERR_IMAGE,
                        "%s: the image is corrupt or truncated (only %.0f %% of its pixels "
                        "could be decoded)",
@@ -679,16 +660,16 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
     VipsImage *im = planes_image(src, ep, &ctx);
     if (!im) {
         char why[512];
-        vips_reason(why, sizeof why);
+        rt_vips_error_take(why, sizeof why);
         return rt_error(RT_ERR_INTERNAL, "cannot set up the encoder (%s)", why);
     }
     int r = save(im, ep, path, buf, len);
     g_object_unref(im);
     if (r) {
         char why[512];
-        vips_reason(why, sizeof why);
+        rt_vips_error_take(why, sizeof why);
         return rt_error(path ? RT_ERR_IO : RT_ERR_INTERNAL, "cannot write %s %s (%s)",
-                        rt_file_format_name(ep->format), path ? path : "image", why);
+                        rt_file_format_name(ep->format), path ? base_name(path) : "image", why);
     }
     return 0;
 }

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -575,6 +577,83 @@ static void test_jpeg_size_limit(void **state)
     free(grey);
 }
 
+/* A TIFF whose header reads and whose only strip lies past the end of the
+ * file: libtiff's message names the file's full path. */
+static void write_tiff_missing_strip(const char *path)
+{
+    unsigned char d[8 + 2 + 9 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0, 9, 0};
+    static const unsigned short tags[9][2] = {{256, 10}, {257, 10}, {258, 8},  {259, 1},  {262, 1},
+                                              {273, 0},  {277, 1},  {278, 10}, {279, 100}};
+    for (int i = 0; i < 9; i++) {
+        unsigned char *e = d + 10 + 12 * i;
+        unsigned value = tags[i][0] == 273 ? 100000u : tags[i][1];
+        int type = tags[i][0] == 273 || tags[i][0] == 279 ? 4 : 3; /* LONG or SHORT */
+        e[0] = (unsigned char)tags[i][0];
+        e[1] = (unsigned char)(tags[i][0] >> 8);
+        e[2] = (unsigned char)type;
+        e[4] = 1;
+        e[8] = (unsigned char)value;
+        e[9] = (unsigned char)(value >> 8);
+        e[10] = (unsigned char)(value >> 16);
+    }
+    test_write_file(path, d, sizeof d);
+}
+
+enum { DECODERS = 8, DECODES_EACH = 12 };
+typedef struct decoder_arg {
+    char path[512];
+    int bad; /* messages that named a directory */
+    char example[600];
+} decoder_arg;
+
+static void *decode_repeatedly(void *a)
+{
+    decoder_arg *arg = a;
+    for (int i = 0; i < DECODES_EACH; i++) {
+        rt_decoded *d = NULL;
+        int err = rt_decode(arg->path, 0, &d);
+        const char *msg = rt_error_message();
+        if (err != RT_ERR_IMAGE || d || strstr(msg, "secret") || strchr(msg, '/')) {
+            if (!arg->bad) snprintf(arg->example, sizeof arg->example, "%d %s", err, msg);
+            arg->bad++;
+        }
+        rt_decoded_destroy(d);
+    }
+    return NULL;
+}
+
+/* libvips keeps one error buffer per process and its messages name the
+ * input's path, which in the server holds the job id: failing decodes on
+ * several threads at once must each report a message naming no directory,
+ * its own or another job's. */
+static void test_concurrent_decode_errors(void **state)
+{
+    (void)state;
+    decoder_arg args[DECODERS];
+    pthread_t threads[DECODERS];
+    for (int k = 0; k < DECODERS; k++) {
+        memset(&args[k], 0, sizeof args[k]);
+        char dir[64];
+        snprintf(dir, sizeof dir, "job-%d-secret", k);
+        snprintf(args[k].path, sizeof args[k].path, "%s", test_tmp(dir));
+        assert_int_equal(mkdir(args[k].path, 0700), 0);
+        strcat(args[k].path, "/input");
+        write_tiff_missing_strip(args[k].path);
+    }
+    for (int k = 0; k < DECODERS; k++)
+        assert_int_equal(pthread_create(&threads[k], NULL, decode_repeatedly, &args[k]), 0);
+    for (int k = 0; k < DECODERS; k++)
+        pthread_join(threads[k], NULL);
+    for (int k = 0; k < DECODERS; k++)
+        if (args[k].bad)
+            fail_msg("decoder %d: %d of %d messages name a directory, e.g. \"%s\"", k, args[k].bad,
+                     DECODES_EACH, args[k].example);
+    /* one decode alone keeps libtiff's reason, with the file's base name */
+    rt_decoded *d = NULL;
+    assert_int_equal(rt_decode(args[0].path, 0, &d), RT_ERR_IMAGE);
+    assert_non_null(strstr(rt_error_message(), "input: the image is corrupt"));
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -596,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_parallel_jpeg_matches_serial),
         cmocka_unit_test(test_direct_jpeg_matches_libvips),
         cmocka_unit_test(test_jpeg_size_limit),
+        cmocka_unit_test(test_concurrent_decode_errors),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
