@@ -11,6 +11,9 @@
  * with a deterministic sub-LSB dither for 8-bit output, and ICC, EXIF
  * (orientation reset to 1), XMP and IPTC re-attached.
  *
+ * Files: image_format.c (names, limits, accepted loaders), image_decode.c,
+ * image_metadata.c, image_encode.c; vips_error.h takes libvips's messages.
+ *
  * Ownership: rt_decode() returns an rt_decoded owned by the caller, released
  * with rt_decoded_destroy(); it owns its image, alpha plane and metadata.
  */
