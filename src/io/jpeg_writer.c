@@ -96,6 +96,14 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
     }
 }
 
+/* JFIF's 16-bit density for a resolution in pixels per millimetre; 0 when
+ * it does not fit (a crafted or absurd resolution is left out). */
+static int dots_per_inch(double per_mm)
+{
+    double dpi = per_mm * 25.4 + 0.5;
+    return dpi >= 1.0 && dpi <= 65535.0 ? (int)dpi : 0;
+}
+
 static int encode_strip(const rt_planes *src, int comps, int quality, int dither, int y0, int rows,
                         const rt_metadata *meta, strip *out)
 {
@@ -142,10 +150,12 @@ static int encode_strip(const rt_planes *src, int comps, int quality, int dither
         cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1; /* 4:4:4 */
     cinfo.optimize_coding = FALSE; /* the standard tables, the same for every strip */
     cinfo.dct_method = JDCT_ISLOW;
-    if (meta && meta->xres > 0) {
+    const int xdpi = meta && meta->xres > 0 ? dots_per_inch(meta->xres) : 0;
+    const int ydpi = meta && meta->yres > 0 ? dots_per_inch(meta->yres) : xdpi;
+    if (xdpi && ydpi) {
         cinfo.density_unit = 1; /* dots per inch */
-        cinfo.X_density = (UINT16)(meta->xres * 25.4 + 0.5);
-        cinfo.Y_density = (UINT16)((meta->yres > 0 ? meta->yres : meta->xres) * 25.4 + 0.5);
+        cinfo.X_density = (UINT16)xdpi;
+        cinfo.Y_density = (UINT16)ydpi;
     }
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
@@ -202,10 +212,13 @@ static void put(growbuf *g, const void *data, size_t len)
     g->n += len;
 }
 
+/* A segment whose payload (a then b) exceeds the 16-bit length is left
+ * out: written, it would corrupt the file. */
 static void put_marker(growbuf *g, int marker, const void *a, size_t alen, const void *b,
                        size_t blen)
 {
     size_t seg = 2 + alen + blen;
+    if (seg > 65535) return;
     unsigned char head[4] = {0xFF, (unsigned char)marker, (unsigned char)(seg >> 8),
                              (unsigned char)seg};
     put(g, head, 4);
@@ -217,6 +230,8 @@ static void put_marker(growbuf *g, int marker, const void *a, size_t alen, const
 static void put_exif(growbuf *g, const unsigned char *exif, size_t len)
 {
     if (len < 14 || len > 65533) return;
+    int prefixed = memcmp(exif, "Exif\0\0", 6) == 0;
+    if (!prefixed && len + 6 > 65533) return; /* no room for the prefix we add */
     unsigned char *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, exif, len);

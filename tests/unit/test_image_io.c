@@ -1,6 +1,7 @@
 /* Image I/O: formats, bit depths, orientation, metadata, limits, bad files. */
 #include "core/error.h"
 #include "io/image_io.h"
+#include "io/image_io_internal.h"
 #include "io/jpeg_writer.h"
 #include "retouch.h"
 #include "test_util.h"
@@ -654,6 +655,74 @@ static void test_concurrent_decode_errors(void **state)
     assert_non_null(strstr(rt_error_message(), "input: the image is corrupt"));
 }
 
+/* Metadata holding one EXIF blob, and the given resolution. */
+static void exif_metadata(rt_metadata *m, const void *exif, size_t len, double per_mm)
+{
+    memset(m, 0, sizeof *m);
+    m->fields = calloc(1, sizeof *m->fields);
+    assert_non_null(m->fields);
+    m->nfields = 1;
+    m->fields[0].name = strdup("exif-data");
+    g_value_init(&m->fields[0].value, VIPS_TYPE_BLOB);
+    VipsBlob *b = vips_blob_copy(exif, len);
+    g_value_set_boxed(&m->fields[0].value, b);
+    vips_area_unref(VIPS_AREA(b));
+    m->xres = m->yres = per_mm;
+}
+
+/* Encodes a 16x16 grey JPEG with meta; checks libvips decodes every pixel
+ * of it; returns its JFIF density unit, and the X density in *xdpi. */
+static int encode_with_metadata(const rt_metadata *meta, int *xdpi, int *has_exif)
+{
+    static float grey[16 * 16];
+    for (int i = 0; i < 16 * 16; i++)
+        grey[i] = 0.5f;
+    rt_planes p = {.width = 16, .height = 16, .n = 1, .p = {grey}};
+    rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .meta = meta};
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), 0);
+    VipsImage *im = vips_image_new_from_buffer(buf, len, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+    double mean = 0;
+    if (!im || vips_avg(im, &mean, NULL))
+        fail_msg("the JPEG does not decode: %s", vips_error_buffer());
+    assert_true(fabs(mean - 128) < 1.5);
+    *has_exif = vips_image_get_typeof(im, "exif-data") != 0;
+    g_object_unref(im);
+    const unsigned char *b = buf;
+    assert_true(len > 20 && b[2] == 0xFF && b[3] == 0xE0 && memcmp(b + 6, "JFIF", 5) == 0);
+    int unit = b[13];
+    *xdpi = b[14] << 8 | b[15];
+    rt_encode_free(buf);
+    return unit;
+}
+
+/* An EXIF blob without the Exif\0\0 prefix gets one: near the 64 KB segment
+ * limit it no longer fits and is left out (it used to overflow the 16-bit
+ * segment length and corrupt the file); a resolution JFIF's 16-bit density
+ * cannot hold is left out (the cast was undefined), a normal one kept. */
+static void test_jpeg_metadata_limits(void **state)
+{
+    (void)state;
+    const size_t big = 65530;
+    unsigned char *exif = calloc(1, big);
+    assert_non_null(exif);
+    memcpy(exif, "II*\0\10\0\0\0", 8); /* TIFF header, IFD at 8 with no entries */
+    rt_metadata m;
+    int dpi, has_exif;
+    exif_metadata(&m, exif, big, 300 / 25.4);
+    assert_int_equal(encode_with_metadata(&m, &dpi, &has_exif), 1);
+    assert_int_equal(dpi, 300);
+    assert_false(has_exif);
+    rt_metadata_clear(&m);
+    /* a small one is kept */
+    exif_metadata(&m, exif, 200, 3000.0); /* 76200 dpi */
+    assert_int_equal(encode_with_metadata(&m, &dpi, &has_exif), 0);
+    assert_true(has_exif);
+    rt_metadata_clear(&m);
+    free(exif);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -676,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_direct_jpeg_matches_libvips),
         cmocka_unit_test(test_jpeg_size_limit),
         cmocka_unit_test(test_concurrent_decode_errors),
+        cmocka_unit_test(test_jpeg_metadata_limits),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
