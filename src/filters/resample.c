@@ -29,7 +29,7 @@ static void make_spans(int n, int m, span *s)
     }
 }
 
-void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh)
+int rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh)
 {
     span *sx = malloc((size_t)dw * sizeof *sx);
     span *sy = malloc((size_t)dh * sizeof *sy);
@@ -37,13 +37,15 @@ void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int 
         free(sx);
         free(sy);
         memset(dst, 0, (size_t)dw * dh * sizeof *dst);
-        return;
+        return rt_error(RT_ERR_NOMEM, "out of memory for downscaling");
     }
+    int failed = 0;
     make_spans(w, dw, sx);
     make_spans(h, dh, sy);
 #pragma omp parallel
     {
         float *row = malloc((size_t)dw * sizeof *row);
+        if (!row) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
 #pragma omp for schedule(static)
         for (int oy = 0; oy < dh; oy++) {
             float *out = dst + (size_t)oy * dw;
@@ -72,6 +74,7 @@ void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int 
     }
     free(sx);
     free(sy);
+    return failed ? rt_error(RT_ERR_NOMEM, "out of memory for downscaling") : 0;
 }
 
 int rt_downscale(const rt_image *src, int max_side, rt_image **out)
@@ -85,9 +88,13 @@ int rt_downscale(const rt_image *src, int max_side, rt_image **out)
     if (dh < 1) dh = 1;
     int err = rt_image_create_uninit(dw, dh, src->channels, out);
     if (err) return err;
-    for (int c = 0; c < src->channels; c++)
-        rt_downscale_plane(rt_image_plane(src, c), w, h, rt_image_plane(*out, c), dw, dh);
-    return 0;
+    for (int c = 0; c < src->channels && !err; c++)
+        err = rt_downscale_plane(rt_image_plane(src, c), w, h, rt_image_plane(*out, c), dw, dh);
+    if (err) {
+        rt_image_destroy(*out);
+        *out = NULL;
+    }
+    return err;
 }
 
 /* Catmull-Rom weights for fractional offset t in [0,1). */

@@ -8,8 +8,9 @@
 /* Area-average (box) downscale so that the long side is at most max_side.
  * A smaller image is copied.  *out is owned by the caller. */
 int rt_downscale(const rt_image *src, int max_side, rt_image **out);
-/* Same for one plane into a caller-provided buffer of dw x dh floats. */
-void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh);
+/* Same for one plane into a caller-provided buffer of dw x dh floats; 0,
+ * or RT_ERR_NOMEM (then dst holds no image). */
+int rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh);
 
 /* A rotation about (cx, cy) followed by an axis-aligned crop of out_w x
  * out_h centred there: output pixel (u, v) shows the source point
