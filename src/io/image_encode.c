@@ -13,14 +13,6 @@
 
 /* ---- encoding -------------------------------------------------------- */
 
-static inline int quantize16(float v)
-{
-    float f = v * 65535.0f + 0.5f;
-    if (!(f > 0.0f)) return 0;
-    if (f >= 65535.0f) return 65535;
-    return (int)f;
-}
-
 typedef struct encode_ctx {
     const rt_planes *src;
     int bands;
@@ -48,29 +40,28 @@ static int encode_generate(VipsRegion *out, void *seq, void *a, void *b, gboolea
                     continue;
                 }
                 for (int c = 0; c < n; c++)
-                    *q++ = (unsigned short)quantize16(src->p[c][row + lx]);
+                    *q++ = (unsigned short)rt_level16(src->p[c][row + lx]);
                 if (src->add_alpha) *q++ = 65535;
             }
         } else {
             VipsPel *q = VIPS_REGION_ADDR(out, r->left, y);
-            const float *noise[4];
-            for (int c = 0; c < 4; c++)
-                noise[c] = rt_dither_row(y, c);
-            for (int x = r->left; x < VIPS_RECT_RIGHT(r); x++) {
-                int lx = x - src->x0;
-                if (!row_in || lx < 0 || lx >= src->width) {
-                    for (int c = 0; c < bands; c++)
-                        *q++ = 0;
-                    continue;
-                }
-                int dx = x & (RT_DITHER_TILE - 1);
-                for (int c = 0; c < n; c++) {
-                    float f =
-                        src->p[c][row + lx] * 255.0f + 0.5f + (ctx->dither ? noise[c][dx] : 0.0f);
-                    *q++ = (VipsPel)(f > 0.0f ? (f < 255.0f ? (int)f : 255) : 0);
-                }
-                if (src->add_alpha) *q++ = 255;
+            /* the planes' columns in this region; zeros around them */
+            const int left = r->left, right = VIPS_RECT_RIGHT(r);
+            int in0 = src->x0 > left ? src->x0 : left;
+            int in1 = src->x0 + src->width < right ? src->x0 + src->width : right;
+            if (!row_in || in1 < in0) in0 = in1 = right;
+            memset(q, 0, (size_t)(in0 - left) * bands);
+            if (in1 > in0) {
+                const float *rows[4];
+                for (int c = 0; c < n; c++)
+                    rows[c] = src->p[c] + row + (in0 - src->x0);
+                VipsPel *o = q + (size_t)(in0 - left) * bands;
+                rt_quantize8_interleave(rows, n, in1 - in0, in0, y, ctx->dither, o, bands);
+                if (src->add_alpha)
+                    for (int i = 0; i < in1 - in0; i++)
+                        o[(size_t)i * bands + n] = 255;
             }
+            memset(q + (size_t)(in1 - left) * bands, 0, (size_t)(right - in1) * bands);
         }
     }
     (void)seq;

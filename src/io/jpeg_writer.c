@@ -54,45 +54,11 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
 {
     const int w = src->width;
     for (int r = 0; r < rows; r++) {
-        int y = y0 + r;
-        unsigned char *q = dst + (size_t)r * w * comps;
-        if (comps == 3) {
-            /* all three channels in one pass: the interleaved stores
-             * vectorise */
-            const float *p0 = src->p[0] + (size_t)y * w, *p1 = src->p[1] + (size_t)y * w,
-                        *p2 = src->p[2] + (size_t)y * w;
-            const float *n0 = rt_dither_row(y, 0), *n1 = rt_dither_row(y, 1),
-                        *n2 = rt_dither_row(y, 2);
-            const float k = dither ? 1.0f : 0.0f;
-            /* in tiles of the dither period, so the noise is a plain
-             * contiguous load and the loop vectorises */
-            for (int x0 = 0; x0 < w; x0 += RT_DITHER_TILE) {
-                const int n = w - x0 < RT_DITHER_TILE ? w - x0 : RT_DITHER_TILE;
-                const float *a0 = p0 + x0, *a1 = p1 + x0, *a2 = p2 + x0;
-                unsigned char *o = q + 3 * (size_t)x0;
-                for (int t = 0; t < n; t++) {
-                    float f0 = a0[t] * 255.0f + 0.5f + k * n0[t];
-                    float f1 = a1[t] * 255.0f + 0.5f + k * n1[t];
-                    float f2 = a2[t] * 255.0f + 0.5f + k * n2[t];
-                    f0 = f0 > 0.f ? (f0 < 255.f ? f0 : 255.f) : 0.f;
-                    f1 = f1 > 0.f ? (f1 < 255.f ? f1 : 255.f) : 0.f;
-                    f2 = f2 > 0.f ? (f2 < 255.f ? f2 : 255.f) : 0.f;
-                    o[3 * t] = (unsigned char)(int)f0;
-                    o[3 * t + 1] = (unsigned char)(int)f1;
-                    o[3 * t + 2] = (unsigned char)(int)f2;
-                }
-            }
-            continue;
-        }
-        for (int c = 0; c < comps; c++) {
-            const float *p = src->p[c] + (size_t)y * w;
-            const float *noise = rt_dither_row(y, c);
-            for (int x = 0; x < w; x++) {
-                float f = p[x] * 255.0f + 0.5f + (dither ? noise[x & (RT_DITHER_TILE - 1)] : 0.f);
-                q[(size_t)x * comps + c] =
-                    (unsigned char)(f > 0.f ? (f < 255.f ? (int)f : 255) : 0);
-            }
-        }
+        const size_t row = (size_t)(y0 + r) * w;
+        const float *planes[3] = {src->p[0] + row, comps == 3 ? src->p[1] + row : NULL,
+                                  comps == 3 ? src->p[2] + row : NULL};
+        rt_quantize8_interleave(planes, comps, w, 0, y0 + r, dither, dst + (size_t)r * w * comps,
+                                comps);
     }
 }
 
