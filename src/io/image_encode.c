@@ -1,5 +1,6 @@
 /* Encoding (image_io.h): JPEG by our parallel strip writer, the other
  * formats by streaming planar floats through a libvips generator. */
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/quantize.h"
 #include "io/image_io_internal.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- encoding -------------------------------------------------------- */
 
@@ -139,15 +141,6 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
     return -1;
 }
 
-static int write_whole_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return rt_error(RT_ERR_IO, "cannot write %s", path);
-    int bad = fwrite(data, 1, len, f) != len;
-    bad |= fclose(f) != 0;
-    return bad ? rt_error(RT_ERR_IO, "cannot write %s (disk full?)", path) : 0;
-}
-
 static int encode(const rt_planes *src, const rt_encode_params *ep, const char *path, void **buf,
                   size_t *len)
 {
@@ -167,7 +160,7 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
         err = rt_jpeg_encode(src, 95, ep->dither, ep->meta, &jpeg, &jlen);
         if (err) return err;
         if (path) {
-            err = write_whole_file(path, jpeg, jlen);
+            err = rt_write_file_atomic(path, jpeg, jlen);
             g_free(jpeg);
             return err;
         }
@@ -182,8 +175,20 @@ static int encode(const rt_planes *src, const rt_encode_params *ep, const char *
         rt_vips_error_take(why, sizeof why);
         return rt_error(RT_ERR_INTERNAL, "cannot set up the encoder (%s)", why);
     }
-    int r = save(im, ep, path, buf, len);
+    /* libvips writes the .part file, we commit it */
+    char *part = path ? rt_part_path(path) : NULL;
+    if (path && !part) {
+        g_object_unref(im);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
+    }
+    int r = save(im, ep, part, buf, len);
     g_object_unref(im);
+    if (part) {
+        if (r) unlink(part);
+        err = r ? 0 : rt_commit_part(part, path);
+        free(part);
+        if (err) return err;
+    }
     if (r) {
         char why[512];
         rt_vips_error_take(why, sizeof why);

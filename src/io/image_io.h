@@ -87,6 +87,8 @@ typedef struct rt_encode_params {
     const rt_metadata *meta; /* may be NULL */
 } rt_encode_params;
 
+/* Whole or not at all: through "<path>.part", fsync'd and renamed
+ * (core/atomic_file.h). */
 int rt_encode_file(const rt_planes *src, const rt_encode_params *ep, const char *path);
 /* Whether this libvips can write the format (HEIF needs an encoder plugin
  * in libheif); checked once by encoding a tiny image. */

@@ -1,5 +1,6 @@
 #include "pipeline/job.h"
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/quantize.h"
 #include "face/analysis.h"
@@ -415,22 +416,16 @@ int rt_job_write_metadata(rt_job *job, const char *path)
 {
     char *s = rt_job_metadata_json(job);
     if (!s) return rt_error(RT_ERR_NOMEM, "out of memory");
-    char *part = rt_part_path(path);
-    FILE *f = part ? fopen(part, "wb") : NULL;
-    int err = 0;
-    if (!f) {
-        err = rt_error(RT_ERR_IO, "cannot write %s", path);
-    } else {
-        size_t n = strlen(s);
-        int bad = fwrite(s, 1, n, f) != n || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad || rename(part, path) != 0) {
-            unlink(part);
-            err = rt_error(RT_ERR_IO, "cannot write %s", path);
-        }
+    size_t n = strlen(s);
+    char *line = realloc(s, n + 2);
+    if (!line) {
+        free(s);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    free(part);
-    free(s);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    int err = rt_write_file_atomic(path, line, n + 1);
+    free(line);
     return err;
 }
 
@@ -489,16 +484,7 @@ static int write_output(rt_job *job, const char *output_path, const rt_planes *f
     const rt_planes planes = *flat_planes;
     const rt_encode_params ep = *flat_ep;
     int err;
-    if (!job->layered) {
-        char *part = rt_part_path(output_path);
-        if (!part) return rt_error(RT_ERR_NOMEM, "out of memory");
-        err = rt_encode_file(&planes, &ep, part);
-        if (!err && rename(part, output_path) != 0)
-            err = rt_error(RT_ERR_IO, "cannot move the result into place at %s", output_path);
-        if (err) unlink(part);
-        free(part);
-        return err;
-    }
+    if (!job->layered) return rt_encode_file(&planes, &ep, output_path); /* atomic */
     void *flat = NULL;
     size_t flat_len = 0;
     char *meta = NULL;

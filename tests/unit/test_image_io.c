@@ -723,6 +723,32 @@ static void test_jpeg_metadata_limits(void **state)
     free(exif);
 }
 
+/* Outputs appear whole or not at all (core/atomic_file.h): no .part is
+ * left behind, and a failure names the file but not its directory. */
+static void test_atomic_outputs(void **state)
+{
+    (void)state;
+    static float grey[8 * 8];
+    rt_planes p = {.width = 8, .height = 8, .n = 1, .p = {grey}};
+    const rt_file_format formats[] = {RT_FMT_JPEG, RT_FMT_PNG, RT_FMT_TIFF};
+    for (int i = 0; i < 3; i++) {
+        rt_encode_params ep = {.format = formats[i], .bits = 8};
+        char name[32], part[600];
+        snprintf(name, sizeof name, "atomic.%s", rt_file_format_extension(formats[i]));
+        const char *path = test_tmp(name);
+        assert_int_equal(rt_encode_file(&p, &ep, path), 0);
+        snprintf(part, sizeof part, "%s.part", path);
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(access(part, F_OK), -1);
+        /* a directory that does not exist */
+        char missing[600];
+        snprintf(missing, sizeof missing, "%s/job-secret-dir/%s", test_tmpdir(), name);
+        assert_int_equal(rt_encode_file(&p, &ep, missing), RT_ERR_IO);
+        assert_non_null(strstr(rt_error_message(), name));
+        assert_null(strstr(rt_error_message(), "job-secret-dir"));
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -746,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_jpeg_size_limit),
         cmocka_unit_test(test_concurrent_decode_errors),
         cmocka_unit_test(test_jpeg_metadata_limits),
+        cmocka_unit_test(test_atomic_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
