@@ -19,8 +19,6 @@
 
 #include <cblas.h>
 
-#define INSTALL_HINT "install the models with 'make setup' or 'scripts/fetch-models'"
-
 /* ---- model and tensor bookkeeping ---- */
 
 nn_tensor *nn_graph_add_tensor(nn_model *m, const char *name)
@@ -639,7 +637,8 @@ int nn_model_load(const char *json_path, nn_model **out)
     if (!f) {
         int err = errno;
         if (err == ENOENT)
-            return rt_error(RT_ERR_MODEL, "%s: model file not found; %s", json_path, INSTALL_HINT);
+            return rt_error(RT_ERR_MODEL, "%s: model file not found; %s", json_path,
+                            NN_INSTALL_HINT);
         return rt_error(RT_ERR_MODEL, "%s: %s", json_path, strerror(err));
     }
     json_error_t jerr;
@@ -647,7 +646,7 @@ int nn_model_load(const char *json_path, nn_model **out)
     fclose(f);
     if (!root)
         return rt_error(RT_ERR_MODEL, "%s:%d: corrupt model file (%s); %s", json_path, jerr.line,
-                        jerr.text, INSTALL_HINT);
+                        jerr.text, NN_INSTALL_HINT);
 
     nn_model *m = calloc(1, sizeof *m);
     if (!m) {

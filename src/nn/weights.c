@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INSTALL_HINT "install the models with 'make setup' or 'scripts/fetch-models'"
-
 /* IEEE 754 half -> float, exact for every value including subnormals. */
 static float half_to_float(uint16_t h)
 {
@@ -44,7 +42,7 @@ static int read_file(const char *path, unsigned char **data, size_t *size)
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
-            return rt_error(RT_ERR_MODEL, "%s: weight file not found; %s", path, INSTALL_HINT);
+            return rt_error(RT_ERR_MODEL, "%s: weight file not found; %s", path, NN_INSTALL_HINT);
         return rt_error(RT_ERR_MODEL, "%s: %s", path, strerror(errno));
     }
     int rc = 0;
@@ -149,7 +147,7 @@ static int decode_weight(nn_model *m, json_t *w, const unsigned char *buf, size_
     size_t n = t->size;
     if (n > (buf_size - *offset) / elem)
         return rt_error(RT_ERR_MODEL, "%s: weight data too short for %s; %s", m->path, name,
-                        INSTALL_HINT);
+                        NN_INSTALL_HINT);
     const unsigned char *src = buf + *offset;
     *offset += n * elem;
 
@@ -208,7 +206,7 @@ int nn_weights_load(nn_model *m, json_t *manifest, const char *dir)
         }
         if (!rc && offset != size)
             rc = rt_error(RT_ERR_MODEL, "%s: weight files have %zu unexpected bytes; %s", m->path,
-                          size - offset, INSTALL_HINT);
+                          size - offset, NN_INSTALL_HINT);
         free(buf);
         if (rc) return rc;
     }
