@@ -4,8 +4,6 @@
 #include "core/error.h"
 #include "core/quantize.h"
 #include "face/analysis.h"
-#include "face/models.h"
-#include "face/skin.h"
 #include "io/zip_writer.h"
 #include "plugins/plugin.h"
 
@@ -15,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Share of the progress bar for each phase. */
-#define PROGRESS_READ_END 0.10
-#define PROGRESS_TASKS_END 0.90
 
 void rt_job_report(rt_job *job, rt_step step, const char *plugin, double progress)
 {
@@ -39,87 +33,6 @@ void rt_job_warn(rt_job *job, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     json_array_append_new(job->warnings, json_string(buf));
-}
-
-void rt_plugin_warn(rt_plugin_ctx *ctx, const char *fmt, ...)
-{
-    char buf[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    rt_job_warn(ctx->job, "tasks[%d] (%s): %s", ctx->task->index, ctx->task->spec->name, buf);
-}
-
-void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction)
-{
-    rt_job *job = ctx->job;
-    size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
-    double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
-    if (fraction < 0) fraction = 0;
-    if (fraction > 1) fraction = 1;
-    rt_job_report(job, RT_STEP_PROCESSING, ctx->task->spec->name,
-                  PROGRESS_READ_END + span * ((double)job->current_task + fraction));
-}
-
-/* The analysis takes the first half of the task's share of the bar. */
-static void analysis_progress(void *user, double fraction)
-{
-    rt_plugin_ctx *ctx = user;
-    rt_job *job = ctx->job;
-    size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
-    double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
-    rt_job_report(job, RT_STEP_ANALYSING, ctx->task->spec->name,
-                  PROGRESS_READ_END + span * ((double)job->current_task + 0.5 * fraction));
-}
-
-rt_image *rt_plugin_writable_image(rt_plugin_ctx *ctx)
-{
-    return ctx->job->running;
-}
-
-int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out)
-{
-    rt_job *job = ctx->job;
-    *out = NULL;
-    if (!job->face_analysis) {
-        analysis_progress(ctx, 0.0);
-        rt_face_models *models;
-        int err = rt_face_models_acquire(job->opt.models_dir, &models);
-        if (err) return err;
-        err = rt_face_analysis_create(job->running, models, analysis_progress, ctx,
-                                      &job->face_analysis);
-        rt_face_models_release(models);
-        if (err) return err;
-        rt_plugin_progress(ctx, 0.5);
-    }
-    *out = job->face_analysis;
-    return 0;
-}
-
-int rt_plugin_skin_weight(rt_plugin_ctx *ctx, int face_index, int x0, int y0, int w, int h,
-                          float *dst, size_t stride)
-{
-    rt_job *job = ctx->job;
-    const rt_image *m = job->skin_mask;
-    if (m) {
-        /* a Skin Mask task with Layer 0 decided where skin is, for every face */
-        for (int y = 0; y < h; y++) {
-            float *d = dst + (size_t)y * stride;
-            int my = y0 + y - job->skin_y;
-            for (int x = 0; x < w; x++) {
-                int mx = x0 + x - job->skin_x;
-                d[x] = my >= 0 && my < m->height && mx >= 0 && mx < m->width
-                           ? m->data[(size_t)my * m->width + mx]
-                           : 0.0f;
-            }
-        }
-        return 0;
-    }
-    const struct rt_face_analysis *a;
-    int err = rt_plugin_face_analysis(ctx, &a);
-    if (err) return err;
-    return rt_face_skin_weight(a, job->running, face_index, x0, y0, w, h, dst, stride);
 }
 
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
@@ -354,7 +267,7 @@ int rt_job_run(rt_job *job, const char *input_path)
     if ((err =
              rt_file_format_check_size(job->out_format, job->running->width, job->running->height)))
         return err;
-    rt_job_report(job, RT_STEP_READING, "", PROGRESS_READ_END);
+    rt_job_report(job, RT_STEP_READING, "", RT_PROGRESS_READ_END);
     if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
 
     int changed = 0;
@@ -371,7 +284,7 @@ int rt_job_run(rt_job *job, const char *input_path)
         if ((err = run_task(job, t, &changed))) return err;
         if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     }
-    rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
+    rt_job_report(job, RT_STEP_WRITING, "", RT_PROGRESS_TASKS_END);
     return 0;
 }
 
@@ -467,7 +380,7 @@ static int flattened_planes(const rt_job *job, rt_planes *p, float **grey_tmp)
 int rt_job_write(rt_job *job, const char *output_path)
 {
     if (!job->running) return rt_error(RT_ERR_ARG, "the job has not run");
-    rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
+    rt_job_report(job, RT_STEP_WRITING, "", RT_PROGRESS_TASKS_END);
     rt_planes planes;
     float *grey = NULL;
     int err = flattened_planes(job, &planes, &grey);

@@ -60,6 +60,11 @@ struct rt_job {
     int cancelled;
 };
 
+/* Share of the progress bar for each phase: reading up to READ_END, the
+ * tasks up to TASKS_END (each an equal share), then writing. */
+#define RT_PROGRESS_READ_END 0.10
+#define RT_PROGRESS_TASKS_END 0.90
+
 /* Sets the job's step and progress (never decreasing) and calls the
  * progress callback; a non-zero answer cancels the job. */
 void rt_job_report(rt_job *job, rt_step step, const char *plugin, double progress);
