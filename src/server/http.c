@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ typedef struct exchange {
     int64_t started_ms;
     int responded;
     int status;
+    int close_after; /* the framing of the request is doubtful: do not read on */
 } exchange;
 
 static const char *header_lookup(void *transport, const char *name)
@@ -81,6 +83,7 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->disposition)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+    if (x->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -89,13 +92,56 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
     return ret;
 }
 
+typedef struct framing {
+    int content_length;
+    int transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    (void)value;
+    framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* Request smuggling: libmicrohttpd frames a request by its first
+ * Content-Length, while a proxy in front may use another one (or the
+ * Transfer-Encoding).  A request whose framing two readers could take two
+ * ways is refused before routing, and the connection is closed after the
+ * answer, so the bytes after it are never read as a request. */
+static int check_framing(struct MHD_Connection *conn)
+{
+    framing f = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return rt_error(RT_ERR_ARG, "the request has %d Content-Length headers; send one",
+                        f.content_length);
+    if (f.transfer_encoding > 1)
+        return rt_error(RT_ERR_ARG, "the request has %d Transfer-Encoding headers; send one",
+                        f.transfer_encoding);
+    if (f.content_length && f.transfer_encoding)
+        return rt_error(RT_ERR_ARG, "the request has both Content-Length and "
+                                    "Transfer-Encoding; send one of them");
+    return 0;
+}
+
 /* First call: the headers are in. */
 static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const char *url)
 {
     rd_server *srv = x->http->srv;
     size_t n;
     const rd_route *table = rd_routes(&n);
-    int err = rd_path_normalize(url, x->path, sizeof x->path);
+    int err = check_framing(conn);
+    if (err) {
+        x->close_after = 1;
+        rd_reply_last_error(&x->reply, err);
+        return respond(x, conn);
+    }
+    err = rd_path_normalize(url, x->path, sizeof x->path);
     if (!err) {
         int i =
             rd_route_find(table, n, sizeof *table, x->method, x->path, x->req.id, sizeof x->req.id);

