@@ -57,6 +57,20 @@ int rd_address_is_private(const struct sockaddr *sa)
     if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0) return v4_is_private(v4);
     if (memcmp(b, zero, 12) == 0) /* ::, ::1 and the old IPv4-compatible form */
         return 1;
+    /* Transition forms that carry an IPv4 address: judged by it, since a
+     * relay or translator on the way delivers to that address. */
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0x00 &&
+        b[5] == 0x01) /* 64:ff9b:1::/48, NAT64 for local use: a site's own translator */
+        return 1;
+    if (b[0] == 0x20 && b[1] == 0x02) /* 2002::/16 6to4: the IPv4 address follows */
+        return v4_is_private((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 |
+                             b[5]);
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) {
+        /* 2001::/32 Teredo: the server's IPv4 address, then the client's
+         * inverted in the last 32 bits */
+        uint32_t server = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+        return v4_is_private(server) || v4_is_private(~v4);
+    }
     return (b[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
            (b[0] == 0xFE && (b[1] & 0x80) == 0x80) || /* fe80::/10 link-local, fec0::/10 */
            b[0] == 0xFF ||                            /* multicast */

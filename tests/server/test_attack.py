@@ -5,7 +5,7 @@ import os
 import socket
 import unittest
 
-from harness import ServerTest, main
+from harness import CC, JPEG, ServerTest, main
 
 
 def read_all(s):
@@ -65,6 +65,24 @@ class Smuggling(ServerTest):
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" %
             len(body), body)
         self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer)
+
+
+class TransitionHooks(ServerTest):
+    """Hooks at IPv6 forms that embed a private IPv4 address are refused at
+    start (issue 14 item 9; the address judgement itself: test_parts.c).
+    The token has no credits left: a server that wrongly accepted the hook
+    still answers 461 and creates no job, so it never tries to connect off
+    the machine."""
+
+    server_args = ("--webhook-allow", "*", "--webhook-timeout", "1s")
+
+    def test_start_refuses_transition_forms(self):
+        broke, _ = self.server.create_token("broke", "--credits", "0")
+        for host in ("[2002:7f00:1::1]", "[64:ff9b::7f00:1]", "[64:ff9b:1::808:808]",
+                     "[2001:0:4136:e378:8000:63bf:80ff:fffe]"):
+            r = self.server.start_job(broke, CC, JPEG, "-F", "hook=http://%s:9/h" % host)
+            self.assertError(r, 400, "hook")
+        self.assertEqual(self.server.status("x" * 24).status, 404)
 
 
 class PrivateStore(ServerTest):
