@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ struct rd_http {
     struct MHD_Daemon *daemon;
     int listen_fd;
     int quiesced;
+    atomic_int stopping; /* SIGTERM: new uploads get 503, open ones finish */
+    atomic_int uploads;  /* request bodies being received */
 };
 
 typedef struct exchange {
@@ -58,6 +61,7 @@ typedef struct exchange {
     int responded;
     int status;
     int close_after; /* the framing of the request is doubtful: do not read on */
+    int counted;     /* counted in rd_http.uploads */
 } exchange;
 
 static const char *header_lookup(void *transport, const char *name)
@@ -84,6 +88,11 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
     if (r->disposition)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
     if (x->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->retry_after_s > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -155,6 +164,16 @@ static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const cha
         return respond(x, conn);
     }
     if (rd_route_precheck(srv, x->route, &x->req, &x->reply)) return respond(x, conn);
+    if (x->route->body == RD_BODY_UPLOAD && atomic_load(&x->http->stopping)) {
+        /* A restart is under way: the client sends the image again later. */
+        x->close_after = 1;
+        x->reply.retry_after_s = 10;
+        rd_reply_error(&x->reply, RT_ERR_IO,
+                       "the server is restarting; send the job again in a "
+                       "few seconds");
+        x->reply.status = 503;
+        return respond(x, conn);
+    }
     if (x->route->body != RD_BODY_NONE) {
         rd_upload_limits limits = {.max_file_bytes = srv->cfg.max_upload_bytes,
                                    .max_field_bytes = FIELD_MAX_BYTES,
@@ -168,6 +187,8 @@ static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const cha
             rd_reply_last_error(&x->reply, err);
             return respond(x, conn);
         }
+        x->counted = 1;
+        atomic_fetch_add(&x->http->uploads, 1);
     }
     return MHD_YES;
 }
@@ -239,6 +260,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         rd_log_with(quiet ? RD_LOG_DEBUG : RD_LOG_INFO, "http.request", x->reply.job, fields,
                     "%s %s", x->method, x->path);
     rd_upload_destroy(x->req.body); /* deletes a spool file no job took */
+    if (x->counted) atomic_fetch_sub(&h->uploads, 1);
     rd_reply_clear(&x->reply);
     free(x);
 }
@@ -328,6 +350,19 @@ void rd_http_quiesce(rd_http *h)
     MHD_socket fd = MHD_quiesce_daemon(h->daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd); /* quiesced: the listen socket is ours to close */
     h->quiesced = 1;
+}
+
+void rd_http_drain(rd_http *h, int64_t until_ms)
+{
+    if (!h) return;
+    atomic_store(&h->stopping, 1);
+    int n = atomic_load(&h->uploads);
+    if (n > 0)
+        rd_log(RD_LOG_INFO, "server.draining", NULL,
+               "waiting up to %lld ms for %d upload(s) being received",
+               (long long)(until_ms > rd_now_ms() ? until_ms - rd_now_ms() : 0), n);
+    while (atomic_load(&h->uploads) > 0 && rd_now_ms() < until_ms)
+        usleep(10000);
 }
 
 void rd_http_stop(rd_http *h)

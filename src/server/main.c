@@ -167,7 +167,12 @@ static int serve(const rd_config *cfg)
     /* Reverse order.  Workers drain before the webhook thread stops (a job
      * that ends queues a webhook) and before HTTP stops (clients may poll
      * status while jobs finish). */
+    int64_t drain_until = rd_now_ms() + srv.cfg.shutdown_timeout_ms;
+    if (!err) rd_http_drain(http, rd_now_ms()); /* new uploads get 503 from here */
     rd_workers_drain(srv.workers, srv.cfg.shutdown_timeout_ms);
+    /* Uploads being received are answered, not cut off, within the same
+     * timeout (their jobs wait for the next start). */
+    if (!err) rd_http_drain(http, drain_until);
     rd_webhooks_stop(srv.webhooks);
     rd_http_stop(http);
     rd_workers_destroy(srv.workers);

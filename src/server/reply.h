@@ -35,6 +35,7 @@ typedef struct rd_reply {
     uint64_t fd_size;
     char *disposition; /* Content-Disposition, malloc'd, or NULL */
     char job[32];      /* the job this request is about, for the access log */
+    int retry_after_s; /* > 0: a Retry-After header (503, 507) */
 } rd_reply;
 
 /* A header of the request, or NULL. */

@@ -72,15 +72,32 @@ static void trim(char *s)
 
 /* ---- POST /api/v1/retoucher/start ---------------------------------------- */
 
-/* The engine names the file it probed: show the client's name, not the
- * spool path. */
+/* The engine names the file it probed, by its path or its base name: show
+ * the client's name instead, never the spool file's (an internal name). */
 static int reply_probe_error(rd_reply *reply, int err, const char *spool, const char *name)
 {
     const char *m = rt_error_message();
-    size_t n = strlen(spool);
-    if (strncmp(m, spool, n) == 0 && m[n] == ':')
-        return rd_reply_error(reply, err, "%s%s", name, m + n);
-    return rd_reply_error(reply, err, "%s: %s", name, m);
+    const char *base = strrchr(spool, '/');
+    base = base ? base + 1 : spool;
+    char out[2048];
+    size_t o = 0;
+    int named = 0;
+    while (*m && o + 1 < sizeof out) {
+        size_t skip = strncmp(m, spool, strlen(spool)) == 0 ? strlen(spool)
+                      : strncmp(m, base, strlen(base)) == 0 ? strlen(base)
+                                                            : 0;
+        if (skip) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s", name);
+            if (o >= sizeof out) o = sizeof out - 1;
+            m += skip;
+            named = 1;
+        } else {
+            out[o++] = *m++;
+        }
+    }
+    out[o] = '\0';
+    if (named) return rd_reply_error(reply, err, "%s", out);
+    return rd_reply_error(reply, err, "%s: %s", name, out);
 }
 
 static int route_start(rd_server *srv, rd_request *req, rd_reply *reply)

@@ -5,7 +5,10 @@ import os
 import socket
 import unittest
 
-from harness import CC, JPEG, ServerTest, main
+import signal
+import time
+
+from harness import CC, CROP_LAYER, JPEG, ServerTest, main, multipart
 
 
 def read_all(s):
@@ -19,6 +22,20 @@ def read_all(s):
             break
         chunks.append(c)
     return b"".join(chunks)
+
+
+def make_png_header(width, height):
+    """A PNG whose header claims width x height, with almost no pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        c = struct.pack(">I", len(payload)) + kind + payload
+        return c + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+            chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
 
 
 class Smuggling(ServerTest):
@@ -83,6 +100,47 @@ class TransitionHooks(ServerTest):
             r = self.server.start_job(broke, CC, JPEG, "-F", "hook=http://%s:9/h" % host)
             self.assertError(r, 400, "hook")
         self.assertEqual(self.server.status("x" * 24).status, 404)
+
+
+class SmallOnes(ServerTest):
+    """Issue 14 item 10."""
+
+    def test_spool_name_never_in_messages(self):
+        huge = self.tmpfile("huge.png", make_png_header(60000, 60000))
+        bad = self.tmpfile("bad.jpg", b"Xfoo not an image")
+        for path, status in ((huge, 413), (bad, 400)):
+            r = self.server.start_job(self.token, CC, path)
+            body = self.assertError(r, status, os.path.basename(path))
+            self.assertNotIn(".upload", body["message"])
+            self.assertNotRegex(body["message"], r"[0-9a-f]{32}")
+
+    def test_sigterm_answers_the_upload_in_flight(self):
+        with open(JPEG, "rb") as f:
+            image = f.read()
+        body, ctype = multipart([("token", self.token.encode(), b"", None),
+                                 ("payload", CC.encode(), b"", None),
+                                 ("file", image, b'; filename="a.jpg"', "image/jpeg")])
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        head = ("POST /api/v1/retoucher/start HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+                "Content-Length: %d\r\n\r\n" % (ctype, len(body))).encode()
+        half = len(body) // 2
+        s.sendall(head + body[:half])
+        spool = os.path.join(self.server.data, "spool")
+        deadline = time.time() + 60
+        while not os.listdir(spool) and time.time() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(os.listdir(spool), "the upload never reached the spool")
+        self.server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # not needed to pass: lets a wrong server cut the connection first
+        try:
+            s.sendall(body[half:])
+            answer = read_all(s)
+        except (BrokenPipeError, ConnectionResetError):
+            answer = b""
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200") or answer.startswith(b"HTTP/1.1 503"),
+                        answer)
+        self.stop_clean()
 
 
 class PrivateStore(ServerTest):
