@@ -175,11 +175,17 @@ static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const cha
         return respond(x, conn);
     }
     if (x->route->body != RD_BODY_NONE) {
+        const char *header_token = header_lookup(conn, "X-Retouch-Token");
         rd_upload_limits limits = {.max_file_bytes = srv->cfg.max_upload_bytes,
                                    .max_field_bytes = FIELD_MAX_BYTES,
                                    .max_fields_bytes = FIELDS_MAX_BYTES,
                                    .max_discard_bytes =
-                                       srv->cfg.max_upload_bytes + DISCARD_MAX_BYTES};
+                                       srv->cfg.max_upload_bytes + DISCARD_MAX_BYTES,
+                                   .budget = &srv->spool_budget,
+                                   .authorize = rd_upload_authorized,
+                                   .authorize_user = srv,
+                                   /* a header token was checked by the precheck */
+                                   .authenticated = header_token && *header_token};
         const char *spool = x->route->body == RD_BODY_UPLOAD ? srv->spool_dir : NULL;
         err = rd_upload_create(header_lookup(conn, MHD_HTTP_HEADER_CONTENT_TYPE), spool, &limits,
                                &x->req.body);
@@ -227,7 +233,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rd_metrics_upload_bytes(srv->metrics, rd_upload_bytes(x->req.body));
         int err = rd_upload_finish(x->req.body);
         if (err) {
-            rd_reply_last_error(&x->reply, err);
+            int status = rd_upload_error_status(x->req.body);
+            if (status)
+                rd_reply_status(&x->reply, status, 60, rt_error_message());
+            else
+                rd_reply_last_error(&x->reply, err);
             return respond(x, conn);
         }
     }

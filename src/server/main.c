@@ -37,6 +37,9 @@
 #define EXIT_USAGE 2
 /* Old idempotency keys and tombstones are purged once a minute. */
 #define PURGE_EVERY_TICKS 60
+/* Jobs left active with no worker (their end could not be recorded) are
+ * looked for every few seconds. */
+#define SWEEP_EVERY_TICKS 5
 
 static int open_store(const rd_config *cfg, rd_store **store)
 {
@@ -130,6 +133,9 @@ static int serve(const rd_config *cfg)
     if (!err) err = rd_datadir_lock(srv.cfg.data_dir, &lock_fd);
     if (!err) err = open_store(&srv.cfg, &srv.store);
     if (!err) err = rd_datadir_spool(srv.cfg.data_dir, srv.spool_dir, sizeof srv.spool_dir);
+    srv.spool_budget.max_total = srv.cfg.max_spool_bytes;
+    srv.spool_budget.max_unauth = srv.cfg.max_unauth_spool_bytes;
+    srv.spool_budget.min_free = srv.cfg.min_free_bytes;
     if (!err) err = rd_metrics_create(&srv.metrics);
     srv.job_threads = rd_config_job_threads(&srv.cfg);
     /* Recovery before anything runs: jobs a killed process left active go
@@ -158,6 +164,8 @@ static int serve(const rd_config *cfg)
             if ((signal_number = wait_stop_signal())) break;
             int r = rd_retention_run(&srv, tick % PURGE_EVERY_TICKS == 0);
             if (r < 0) rd_log(RD_LOG_ERROR, "server.retention", NULL, "%s", rt_error_message());
+            if (tick % SWEEP_EVERY_TICKS == 0 && rd_workers_sweep(srv.workers))
+                rd_log(RD_LOG_ERROR, "server.sweep", NULL, "%s", rt_error_message());
         }
         rd_log(RD_LOG_INFO, "server.stopping", NULL,
                "%s: no new connections; letting running jobs finish (up to %lld ms)",

@@ -53,6 +53,9 @@ int rd_reply_error(rd_reply *r, int err, const char *fmt, ...)
 /* Like rd_reply_error with the calling thread's current rt_error message.
  * Both return err, so handlers write `return rd_reply_error(...)`. */
 int rd_reply_last_error(rd_reply *r, int err);
+/* An error answer with a status the error codes do not have (503, 507),
+ * and a Retry-After header when retry_after_s > 0. */
+void rd_reply_status(rd_reply *r, int status, int retry_after_s, const char *message);
 void rd_reply_text(rd_reply *r, int status, const char *content_type, const char *text);
 /* The file at fd (its size is taken with fstat); RT_ERR_IO on failure. */
 int rd_reply_file(rd_reply *r, int fd, const char *content_type);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,6 +483,28 @@ int rd_route_precheck(rd_server *srv, const rd_route *route, rd_request *req, rd
             rd_reply_last_error(reply, err);
             return err;
         }
+    }
+    /* No room: answered before the body is sent.  Running jobs keep the
+     * reserve for their results. */
+    const rd_spool_budget *b = &srv->spool_budget;
+    if ((b->min_free && rd_free_bytes(srv->spool_dir) < b->min_free) ||
+        (b->max_total && atomic_load(&b->used) >= b->max_total)) {
+        rd_reply_status(reply, RD_STATUS_NO_ROOM, 60,
+                        "the server is short of disk space for new uploads; send the job "
+                        "again later");
+        return RT_ERR_IO;
+    }
+    return 0;
+}
+
+int rd_upload_authorized(void *user, const rd_upload *up)
+{
+    rd_server *srv = user;
+    static const char *const fields[] = {"token", "retouchtoken"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *v = rd_upload_field(up, fields[i]);
+        rd_token t;
+        if (v && *v && rd_auth(srv->store, v, &t) == 0) return 1;
     }
     return 0;
 }

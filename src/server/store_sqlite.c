@@ -169,24 +169,38 @@ static int run(sq_store *s, sqlite3_stmt *st, const char *what)
     return err;
 }
 
+/* The synchronous setting goes back to NORMAL after a durable commit.  Raw
+ * sqlite3_exec: these must not replace the error being reported. */
+static void restore_sync(sq_store *s, int durable)
+{
+    if (durable) sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+}
+
 static int begin(sq_store *s, int durable)
 {
     if (durable && exec(s, "PRAGMA synchronous=FULL")) return RT_ERR_IO;
-    return exec(s, "BEGIN IMMEDIATE");
+    int err = exec(s, "BEGIN IMMEDIATE");
+    if (err) restore_sync(s, durable);
+    return err;
+}
+
+/* A failed statement or COMMIT may already have rolled the transaction back
+ * (SQLITE_FULL does): ROLLBACK only what is still open, and keep the first
+ * error ("database or disk is full"), not "no transaction is active". */
+static void rollback(sq_store *s, int durable)
+{
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    restore_sync(s, durable);
 }
 
 static int commit(sq_store *s, int durable)
 {
     int err = exec(s, "COMMIT");
-    if (err) exec(s, "ROLLBACK");
-    if (durable) exec(s, "PRAGMA synchronous=NORMAL");
+    if (err)
+        rollback(s, durable);
+    else
+        restore_sync(s, durable);
     return err;
-}
-
-static void rollback(sq_store *s, int durable)
-{
-    exec(s, "ROLLBACK");
-    if (durable) exec(s, "PRAGMA synchronous=NORMAL");
 }
 
 static char *col_strdup(sqlite3_stmt *st, int i)
