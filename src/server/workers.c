@@ -175,9 +175,12 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     if (!err) err = rd_datadir_job_file(dir, job->id, "result.json", meta, sizeof meta);
     if (!err)
         err = rd_datadir_job_file(dir, job->id, "result.json.part", meta_part, sizeof meta_part);
-    if (!err) err = rt_job_write_metadata(ej, meta_part);
-    if (!err && rename(meta_part, meta) != 0)
-        err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+    if (!err) {
+        err = rt_job_write_metadata(ej, meta_part);
+        if (!err && rename(meta_part, meta) != 0)
+            err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+        if (err) unlink(meta_part); /* no half-made file left behind for a retry to find */
+    }
     /* On disk before the store says completed. */
     char dir_path[PATH_MAX];
     if (!err) err = rd_datadir_job(dir, job->id, dir_path, sizeof dir_path);

@@ -143,6 +143,27 @@ class SmallOnes(ServerTest):
         self.stop_clean()
 
 
+class ResultPart(ServerTest):
+    """Issue 17 item 4: result.json.part is not left behind when moving it
+    into place fails (here: a folder already holds the name result.json)."""
+
+    workers = 1
+    server_args = ("--max-attempts", "2")
+
+    def test_no_part_file_after_a_failed_rename(self):
+        busy = self.server.start_job(self.token, CROP_LAYER)  # keeps the only worker busy
+        r = self.server.start_job(self.token)
+        self.assertEqual(r.status, 200, r)
+        job = r.json()["id"]
+        folder = os.path.join(self.server.data, "jobs", job)
+        os.makedirs(os.path.join(folder, "result.json", "x"))
+        self.server.wait_job(job, states=("delayed", "failed"), poll=0.01)
+        self.server.kill9()  # before the retry: the folder as the failed try left it
+        self.assertFalse(os.path.exists(os.path.join(folder, "result.json.part")),
+                         os.listdir(folder))
+        self.assertTrue(busy.status == 200)
+
+
 class PrivateStore(ServerTest):
     """The data directory is the operator's alone (issue 14 item 4)."""
 
