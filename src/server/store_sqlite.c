@@ -82,6 +82,7 @@ static const char schema[] =
     " expired INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, run_after_ms, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expired, expires_ms);"
+    "CREATE INDEX IF NOT EXISTS jobs_token ON jobs(token_id, state, started_ms);"
     "CREATE TABLE IF NOT EXISTS idempotency("
     " token_id INTEGER NOT NULL,"
     " key TEXT NOT NULL,"
@@ -570,13 +571,20 @@ static int sq_job_get(rd_store *base, const char *id, rd_job *out)
     return err;
 }
 
+/* Fair across tokens: the next job is from the token with the fewest jobs
+ * running, then the one whose last job started longest ago (round robin),
+ * then the oldest of that token's jobs.  A burst from one token no longer
+ * makes everyone else wait for all of it. */
 static int sq_job_claim(rd_store *base, int64_t now_ms, rd_job *out)
 {
     sq_store *s = (sq_store *)base;
     static const char sql[] =
         "UPDATE jobs SET state = 'active', attempt = attempt + 1, step = 'reading', plugin = '', "
-        "reason = '', started_ms = ?1 WHERE seq = (SELECT seq FROM jobs WHERE state IN "
-        "('waiting', 'delayed') AND run_after_ms <= ?1 AND expired = 0 ORDER BY seq LIMIT 1) "
+        "reason = '', started_ms = ?1 WHERE seq = (SELECT seq FROM jobs j WHERE state IN "
+        "('waiting', 'delayed') AND run_after_ms <= ?1 AND expired = 0 ORDER BY "
+        "(SELECT COUNT(*) FROM jobs a WHERE a.token_id = j.token_id AND a.state = 'active'), "
+        "(SELECT MAX(started_ms) FROM jobs b WHERE b.token_id = j.token_id AND b.state IN "
+        "('active', 'completed', 'failed')), seq LIMIT 1) "
         "RETURNING " JOB_COLUMNS;
     LOCK(s);
     sqlite3_stmt *st = stmt(s, sql);
