@@ -30,6 +30,8 @@
 #define PROGRESS_WRITE_STEP 5
 /* Recording a job's end is retried this many times, waiting 100 ms, 200 ms,
  * ... (a full disk, a busy store) before the job is given back. */
+/* After the shutdown timeout, how long cancelled jobs get to stop. */
+#define CANCEL_GRACE_MS 300
 #define END_TRIES 5
 #define END_RETRY_MS 100
 /* A job's expected peak memory, first version, from measurements of the
@@ -63,6 +65,7 @@ struct rd_workers {
     int stopping;
     int running;
     int joined;
+    int abandoned; /* drain gave up on threads still in the engine */
     atomic_int cancel;
 };
 
@@ -490,11 +493,45 @@ void rd_workers_drain(rd_workers *w, int64_t timeout_ms)
                "again after the next start",
                w->running);
         atomic_store(&w->cancel, 1);
+        /* The engine sees the cancel at its next progress report, which a
+         * long step may not make for seconds: past a short grace, the jobs
+         * are given back here and the threads left to the process exit. */
+        int64_t grace = rd_now_ms() + CANCEL_GRACE_MS;
+        while (w->running > 0 && rd_now_ms() < grace) {
+            struct timespec ts;
+            deadline(grace, &ts);
+            pthread_cond_timedwait(&w->idle, &w->lock, &ts);
+        }
+        if (w->running > 0) {
+            w->abandoned = 1;
+            for (int i = 0; i < w->n; i++) {
+                if (!w->threads[i].job_id[0]) continue;
+                rd_job_end e = {.id = w->threads[i].job_id,
+                                .now_ms = rd_now_ms(),
+                                .state = RD_JOB_WAITING,
+                                .uncount_attempt = 1,
+                                .reason = "interrupted by a server restart; it runs again"};
+                /* Whichever of this and the worker's own end comes first
+                 * wins: the store ends only an active job. */
+                rd_store_job_end(w->srv->store, &e);
+            }
+            rd_log(RD_LOG_WARN, "server.abandon", NULL,
+                   "%d job(s) did not stop within %d ms of the cancel: given back to the queue; "
+                   "exiting without them",
+                   w->running, CANCEL_GRACE_MS);
+            pthread_mutex_unlock(&w->lock);
+            return;
+        }
     }
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < w->n; i++)
         if (w->threads[i].started) pthread_join(w->threads[i].thread, NULL);
     w->joined = 1;
+}
+
+int rd_workers_abandoned(const rd_workers *w)
+{
+    return w && w->abandoned;
 }
 
 void rd_workers_destroy(rd_workers *w)
