@@ -106,6 +106,11 @@ typedef struct rt_job_options {
     const char *input_name;  /* original file name, for messages; NULL: the path */
     rt_progress_fn progress; /* optional */
     void *progress_user;
+    /* "jpeg", "png", "tiff", "webp" or "heif": the flattened result's format
+     * (the CLI's -o extension); NULL: the payload's outputFormat, else the
+     * input's.  rt_job_create refuses it for a layered payload and when this
+     * libvips cannot write it. */
+    const char *output_format;
 } rt_job_options;
 
 typedef struct rt_job rt_job;

@@ -23,15 +23,19 @@ echo "$LAYERED" >"$T/layered.json"
 cp "$DATA/london_012_800.jpg" "$T/a.jpg"
 cp "$DATA/london_038_800.jpg" "$T/b.jpg"
 
-# --list-plugins: the 17 names in table order
+# --list-plugins: the 17 names in table order, each marked implemented or not
 expect_rc 0 "$RETOUCH" --list-plugins
 [ "$(wc -l <"$T/stdout")" -eq 17 ] || fail "--list-plugins prints $(wc -l <"$T/stdout") lines"
-[ "$(head -1 "$T/stdout")" = "Skin Mask" ] || fail "first plugin is $(head -1 "$T/stdout")"
-[ "$(tail -1 "$T/stdout")" = "Crop" ] || fail "last plugin is $(tail -1 "$T/stdout")"
+[ "$(head -1 "$T/stdout" | sed -E 's/ {2,}.*//')" = "Skin Mask" ] || fail "first plugin is $(head -1 "$T/stdout")"
+[ "$(tail -1 "$T/stdout")" = "Crop                 implemented" ] || fail "last line is $(tail -1 "$T/stdout")"
+grep -qE '^Color Correction +implemented$' "$T/stdout" || fail "Color Correction not marked implemented"
+grep -qE '^Fabric +not implemented yet$' "$T/stdout" || fail "Fabric not marked: $(grep Fabric "$T/stdout")"
 
-# presets
+# presets, each with what it does
 expect_rc 0 "$RETOUCH" --preset list
-grep -qx natural "$T/stdout" || fail "--preset list lacks natural"
+grep -qE '^natural +Color Correction \(Exposure & WB\); one image$' "$T/stdout" ||
+  fail "--preset list lacks natural's description: $(cat "$T/stdout")"
+grep -qE '^layers +.*as a layer.*; ZIP of layers$' "$T/stdout" || fail "--preset list: layers"
 expect_rc 2 "$RETOUCH" --preset nosuch a.jpg
 grep -q "unknown preset 'nosuch'" "$T/stderr" || fail "unknown preset message"
 expect_rc 2 "$RETOUCH" --preset ../etc/passwd "$T/a.jpg"
@@ -54,6 +58,13 @@ expect_rc 2 "$RETOUCH" -p "$T/cc.json"
 expect_rc 2 "$RETOUCH" -p "$T/missing.json" "$T/a.jpg"
 expect_rc 2 "$RETOUCH" -p "$T/cc.json" --jobs 0 "$T/a.jpg"
 expect_rc 2 "$RETOUCH" --bogus-flag
+grep -qx 'retouch: unknown option --bogus-flag (retouch --help lists them)' "$T/stderr" ||
+  fail "option error: $(cat "$T/stderr")"
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o
+grep -qx 'retouch: option -o needs a value (retouch --help)' "$T/stderr" ||
+  fail "missing value: $(cat "$T/stderr")"
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -x "$T/a.jpg"
+grep -q '^retouch: unknown option -x' "$T/stderr" || fail "short option error: $(cat "$T/stderr")"
 
 # one input: -o is the file; --metadata writes result.json
 expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/out.jpg" --metadata "$T/out.json" "$T/a.jpg"
@@ -109,11 +120,132 @@ expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/same" "$T/same/x.jpg" "$T/b.jpg
 
 # limits: a megapixel limit below the image
 expect_rc 1 "$RETOUCH" -p "$T/cc.json" --max-megapixels 0.1 -o "$T/big.jpg" "$T/a.jpg"
-grep -q 'the limit is 0 megapixels\|megapixels; the limit is' "$T/stderr" || fail "limit message"
+grep -q 'a.jpg: the image is 800x800 = 0.64 megapixels, over the limit of 0.1 megapixels (--max-megapixels)' "$T/stderr" ||
+  fail "limit message: $(cat "$T/stderr")"
 # not implemented plugins are refused before anything runs
 echo '{"mode":"professional","tasks":[{"Plugin":"Fabric"}]}' >"$T/fabric.json"
 expect_rc 2 "$RETOUCH" -p "$T/fabric.json" "$T/a.jpg"
 grep -q 'not implemented yet' "$T/stderr" || fail "not-implemented message"
+
+# ---- what a newcomer trips over (issue 15) ----
+# (a small photo: these checks are about names, formats and messages)
+cp "$DATA/server_headshot.jpg" "$T/s.jpg"
+vips flip "$T/s.jpg" "$T/s2.jpg" horizontal
+
+# a missing or empty input says why
+: >"$T/empty.jpg"
+expect_rc 1 "$RETOUCH" -p "$T/cc.json" -o "$T/n1" "$T/nosuch.jpg" "$T/empty.jpg"
+grep -q 'nosuch.jpg: cannot read the file: No such file or directory' "$T/stderr" ||
+  fail "missing input message: $(cat "$T/stderr")"
+grep -q 'empty.jpg: the file is empty (0 bytes)' "$T/stderr" || fail "empty input message: $(cat "$T/stderr")"
+if [ "$(id -u)" -ne 0 ]; then
+  cp "$T/s.jpg" "$T/locked.jpg" && chmod 000 "$T/locked.jpg"
+  expect_rc 1 "$RETOUCH" -p "$T/cc.json" -o "$T/locked_out.jpg" "$T/locked.jpg"
+  grep -q 'locked.jpg: cannot read the file: Permission denied' "$T/stderr" ||
+    fail "unreadable input message: $(cat "$T/stderr")"
+else
+  echo "skip: the permission message (running as root, every file is readable)"
+fi
+
+# progress: one line per plugin per image, not one per step
+echo '{"mode":"professional","tasks":[{"Plugin":"Face Detection"},{"Plugin":"Color Correction"}]}' >"$T/fd_cc.json"
+expect_rc 0 "$RETOUCH" -p "$T/fd_cc.json" -o "$T/fd.jpg" "$T/s.jpg"
+[ "$(grep -c ': Face Detection$' "$T/stderr")" -eq 1 ] || fail "Face Detection shown $(grep -c ': Face Detection$' "$T/stderr") times: $(cat "$T/stderr")"
+[ "$(grep -c ': Color Correction$' "$T/stderr")" -eq 1 ] || fail "Color Correction shown $(grep -c ': Color Correction$' "$T/stderr") times"
+
+# payload warnings are shown (and kept out of --quiet); a number as a ratio is an error
+echo '{"mode":"professional","tasks":[{"Plugin":"Color Correction","Alpha1":"high"}]}' >"$T/alpha.json"
+expect_rc 0 "$RETOUCH" -p "$T/alpha.json" -o "$T/alpha.jpg" "$T/s.jpg"
+grep -q 'retouch: warning: tasks\[0\] (Color Correction): Alpha1 = "high" ignored: Color Correction does not use Alpha1' "$T/stderr" ||
+  fail "unused Alpha1 not warned: $(cat "$T/stderr")"
+expect_rc 0 "$RETOUCH" -q -p "$T/alpha.json" -o "$T/alpha.jpg" "$T/s.jpg"
+[ ! -s "$T/stderr" ] || fail "--quiet printed a warning: $(cat "$T/stderr")"
+echo '{"mode":"professional","tasks":[{"Plugin":"Crop","User Params":{"AspectRatio":45}}]}' >"$T/ar.json"
+expect_rc 2 "$RETOUCH" -p "$T/ar.json" -o "$T/ar.jpg" "$T/s.jpg"
+grep -q 'tasks\[0\] (Crop): User Params/AspectRatio = 45 is a number' "$T/stderr" ||
+  fail "AspectRatio 45 not refused: $(cat "$T/stderr")"
+
+# a folder run twice skips its own results (by name, and by the output mark)
+mkdir -p "$T/again"
+cp "$T/s.jpg" "$T/again/a.jpg"
+cp "$T/s2.jpg" "$T/again/b.jpg"
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" "$T/again"
+[ -s "$T/again/a_retouched.jpg" ] && [ -s "$T/again/b_retouched.jpg" ] || fail "first folder run: $(ls "$T/again")"
+# a result renamed by hand keeps the mark
+cp --preserve=xattr "$T/again/b_retouched.jpg" "$T/again/final.jpg"
+expect_rc 0 "$RETOUCH" -p "$T/cc.json" "$T/again"
+ls "$T/again" | grep -q '_retouched_retouched' && fail "results processed again: $(ls "$T/again")"
+grep -q 'skipping .*a_retouched.jpg: written by retouch (its name ends in _retouched)' "$T/stderr" ||
+  fail "no skip message: $(cat "$T/stderr")"
+if getfattr -n user.retouch.output "$T/again/final.jpg" >/dev/null 2>&1 ||
+  python3 -c 'import os,sys; os.getxattr(sys.argv[1], "user.retouch.output")' "$T/again/final.jpg" 2>/dev/null; then
+  grep -q "skipping .*final.jpg: written by retouch (it carries retouch's output mark)" "$T/stderr" ||
+    fail "marked result not skipped: $(cat "$T/stderr")"
+  [ ! -e "$T/again/final_retouched.jpg" ] || fail "the marked result was processed"
+else
+  echo "skip: this file system keeps no user attributes (the name rule still applies)"
+fi
+grep -q '2 of 2 images done' "$T/stderr" || fail "second run did not process a and b: $(cat "$T/stderr")"
+# named alone, a result is processed
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" "$T/again/a_retouched.jpg"
+[ -s "$T/again/a_retouched_retouched.jpg" ] || fail "an explicit result input was skipped"
+
+# -o's extension picks the format
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/fmt.png" "$T/s.jpg"
+[ "$(head -c 4 "$T/fmt.png" | od -An -tx1 | tr -d ' \n')" = "89504e47" ] || fail "out.png is not a PNG"
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/fmt.TIFF" "$T/s.jpg"
+case "$(head -c 4 "$T/fmt.TIFF" | od -An -tx1 | tr -d ' \n')" in 49492a00 | 4d4d002a) ;; *) fail "out.TIFF is not a TIFF" ;; esac
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/fmt.webp" "$T/s.jpg"
+[ "$(head -c 4 "$T/fmt.webp")" = "RIFF" ] || fail "out.webp is not a WebP"
+"$RETOUCH" -q -p "$T/cc.json" -o "$T/fmt.heic" "$T/s.jpg" >"$T/stdout" 2>"$T/stderr"
+case $? in
+0) [ "$(head -c 12 "$T/fmt.heic" | tail -c 4)" = "heic" ] || fail "out.heic is not a HEIC: $(head -c 12 "$T/fmt.heic" | od -c | head -1)" ;;
+1) grep -q "cannot write heif" "$T/stderr" || fail "heic refusal: $(cat "$T/stderr")"
+   [ ! -e "$T/fmt.heic" ] || fail "a refused .heic was written" ;;
+*) fail "out.heic: exit $?" ;;
+esac
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o "$T/fmt.avif" "$T/s.jpg"
+grep -q 'AVIF output is not supported' "$T/stderr" || fail "avif: $(cat "$T/stderr")"
+[ ! -e "$T/fmt.avif" ] || fail "an .avif was written"
+# a layered job needs a .zip name, a flattened one an image name: before any work
+expect_rc 2 "$RETOUCH" -p "$T/layered.json" -o "$T/layers.jpg" "$T/s.jpg"
+grep -q 'makes a ZIP of layers (a task has "Layer": 1); name the output .zip' "$T/stderr" ||
+  fail "layered -o .jpg: $(cat "$T/stderr")"
+grep -q 'reading' "$T/stderr" && fail "layered -o .jpg started work"
+[ ! -e "$T/layers.jpg" ] || fail "a ZIP was written as .jpg"
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o "$T/flat.zip" "$T/s.jpg"
+grep -q 'this payload makes one image' "$T/stderr" || fail "flat -o .zip: $(cat "$T/stderr")"
+echo '{"mode":"professional","outputFormat":"png","tasks":[{"Plugin":"Color Correction"}]}' >"$T/png.json"
+expect_rc 2 "$RETOUCH" -p "$T/png.json" -o "$T/clash.jpg" "$T/s.jpg"
+grep -q "the payload's outputFormat is png, but the name says jpeg" "$T/stderr" || fail "format clash: $(cat "$T/stderr")"
+
+# several inputs and a file-like -o: refused, no folder named x.jpg
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o "$T/x.jpg" "$T/s.jpg" "$T/s2.jpg"
+grep -q 'x.jpg: 2 inputs need an output folder' "$T/stderr" || fail "file-like -o: $(cat "$T/stderr")"
+[ ! -e "$T/x.jpg" ] || fail "a folder named x.jpg was created"
+# two inputs with the same name into one folder: a.jpg and a-2.jpg, said
+mkdir -p "$T/d1" "$T/d2"
+cp "$T/s.jpg" "$T/d1/a.jpg"
+cp "$T/s2.jpg" "$T/d2/a.jpg"
+expect_rc 0 "$RETOUCH" -p "$T/cc.json" -o "$T/dup" --metadata "$T/dupmeta" --jobs 2 "$T/d1/a.jpg" "$T/d2/a.jpg"
+[ "$(ls "$T/dup" | tr '\n' ' ')" = "a-2.jpg a.jpg " ] || fail "same names: $(ls "$T/dup")"
+[ "$(ls "$T/dupmeta" | tr '\n' ' ')" = "a-2.json a.json " ] || fail "same names, metadata: $(ls "$T/dupmeta")"
+grep -q "note: $T/d2/a.jpg -> $T/dup/a-2.jpg" "$T/stderr" || fail "rename not said: $(cat "$T/stderr")"
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/d1_alone.jpg" "$T/d1/a.jpg"
+cmp -s "$T/dup/a.jpg" "$T/d1_alone.jpg" || fail "dup/a.jpg is not d1/a.jpg's result"
+# an output folder that is the input folder: never NAME.jpg.jpg
+mkdir -p "$T/inplace"
+cp "$T/s.jpg" "$T/inplace/p.jpg"
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/inplace" "$T/inplace"
+[ "$(ls "$T/inplace" | tr '\n' ' ')" = "p-2.jpg p.jpg " ] || fail "in-place names: $(ls "$T/inplace")"
+
+# -o into a folder that does not exist: said before any work, naming the folder
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o "$T/newdir/sub/a.jpg" "$T/s.jpg"
+grep -qx "retouch: -o $T/newdir/sub/a.jpg: the folder $T/newdir/sub does not exist; create it first (mkdir -p $T/newdir/sub)" "$T/stderr" ||
+  fail "missing folder: $(cat "$T/stderr")"
+grep -q 'reading\|\.part' "$T/stderr" && fail "missing folder: work started or a .part named"
+expect_rc 2 "$RETOUCH" -p "$T/cc.json" --metadata "$T/newdir/r.json" -o "$T/m.jpg" "$T/s.jpg"
+grep -q "the folder $T/newdir does not exist" "$T/stderr" || fail "missing metadata folder: $(cat "$T/stderr")"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI checks failed"
