@@ -649,14 +649,36 @@ static void *worker(void *arg)
 }
 
 /* libvips's own warnings go through the CLI's reporting: prefixed like ours,
- * kept off the progress bar, and silent under --quiet. */
+ * kept off the progress bar, each said once (the header is read more than
+ * once), and silent under --quiet. */
+static struct {
+    pthread_mutex_t lock;
+    int quiet;
+    cli_progress *progress; /* NULL before the batch starts */
+    char seen[16][160];
+    int nseen;
+} library_warnings = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 static void library_warning(const gchar *domain, GLogLevelFlags level, const gchar *message,
                             gpointer user)
 {
+    (void)domain;
     (void)level;
-    const int *quiet = user;
-    if (*quiet) return;
-    fprintf(stderr, "retouch: warning (%s): %s\n", domain ? domain : "library", message);
+    (void)user;
+    pthread_mutex_lock(&library_warnings.lock);
+    int seen = library_warnings.quiet;
+    for (int i = 0; i < library_warnings.nseen && !seen; i++)
+        seen = strncmp(library_warnings.seen[i], message, sizeof library_warnings.seen[i] - 1) == 0;
+    if (!seen && library_warnings.nseen < 16)
+        snprintf(library_warnings.seen[library_warnings.nseen++], sizeof library_warnings.seen[0],
+                 "%s", message);
+    cli_progress *progress = library_warnings.progress;
+    pthread_mutex_unlock(&library_warnings.lock);
+    if (seen) return;
+    if (progress)
+        cli_progress_message(progress, "retouch: warning (libvips): %s\n", message);
+    else
+        fprintf(stderr, "retouch: warning (libvips): %s\n", message);
 }
 
 /* One input file: decides the format from -o's extension and checks it fits
@@ -797,7 +819,8 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, library_warning, &quiet);
+    library_warnings.quiet = quiet;
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, library_warning, NULL);
     if (rt_init(argv[0])) {
         fprintf(stderr, "retouch: %s\n", rt_last_error());
         return EXIT_USAGE;
@@ -941,6 +964,9 @@ int main(int argc, char **argv)
     b.threads_per_job = (int)(cores / b.jobs);
     if (b.threads_per_job < 1) b.threads_per_job = 1;
     b.progress = cli_progress_create(b.inputs.n, quiet);
+    pthread_mutex_lock(&library_warnings.lock);
+    library_warnings.progress = b.progress;
+    pthread_mutex_unlock(&library_warnings.lock);
 
     pthread_t threads[64];
     for (int i = 0; i < b.jobs; i++)
@@ -948,6 +974,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < b.jobs; i++)
         pthread_join(threads[i], NULL);
 
+    pthread_mutex_lock(&library_warnings.lock);
+    library_warnings.progress = NULL;
+    pthread_mutex_unlock(&library_warnings.lock);
     cli_progress_destroy(b.progress);
     if (!quiet && b.inputs.n > 1)
         fprintf(stderr, "%d of %d images done%s\n", b.inputs.n - b.failed, b.inputs.n,

@@ -239,6 +239,22 @@ cp "$T/s.jpg" "$T/inplace/p.jpg"
 expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/inplace" "$T/inplace"
 [ "$(ls "$T/inplace" | tr '\n' ' ')" = "p-2.jpg p.jpg " ] || fail "in-place names: $(ls "$T/inplace")"
 
+# libvips's warnings come through the CLI's reporting: once, prefixed, silent under -q
+python3 - "$DATA/server_headshot.png" "$T/badcrc.png" <<'PY2'
+import struct, sys
+png = open(sys.argv[1], "rb").read()
+end = 8 + 4 + 4 + 13 + 4  # after IHDR
+text = b"Comment\x00hello"  # an ancillary chunk with a wrong CRC: libpng warns
+chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", 12345)
+open(sys.argv[2], "wb").write(png[:end] + chunk + png[end:])
+PY2
+expect_rc 0 "$RETOUCH" -p "$T/cc.json" -o "$T/badcrc_out.png" "$T/badcrc.png"
+[ "$(grep -c '^retouch: warning (libvips): tEXt: CRC error$' "$T/stderr")" -eq 1 ] ||
+  fail "libvips warning not routed once: $(cat "$T/stderr")"
+grep -q 'VIPS-WARNING' "$T/stderr" && fail "a raw VIPS-WARNING was printed"
+expect_rc 0 "$RETOUCH" -q -p "$T/cc.json" -o "$T/badcrc_out.png" "$T/badcrc.png"
+[ ! -s "$T/stderr" ] || fail "-q printed: $(cat "$T/stderr")"
+
 # -o into a folder that does not exist: said before any work, naming the folder
 expect_rc 2 "$RETOUCH" -p "$T/cc.json" -o "$T/newdir/sub/a.jpg" "$T/s.jpg"
 grep -qx "retouch: -o $T/newdir/sub/a.jpg: the folder $T/newdir/sub does not exist; create it first (mkdir -p $T/newdir/sub)" "$T/stderr" ||
