@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <glib.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -453,6 +454,7 @@ typedef struct batch {
     int out_is_dir;            /* output names a folder */
     int meta_is_dir;           /* metadata names a folder */
     int jobs;
+    int quiet;
     int threads_per_job;
     double max_mp;
     cli_progress *progress;
@@ -599,6 +601,24 @@ static int metadata_path_for(batch *b, int i, char *out, size_t cap)
     return 0;
 }
 
+/* The job's own warnings (no face found, a correction made gently, a
+ * profile assumed...): on the terminal as well as in result.json.  The
+ * payload's warnings come first in the list and were printed already. */
+static void print_job_warnings(batch *b, const cli_file_progress *fp, rt_job *job)
+{
+    char *s = rt_job_metadata_json(job);
+    json_t *root = s ? json_loads(s, 0, NULL) : NULL;
+    free(s);
+    json_t *w = json_object_get(root, "warnings");
+    for (size_t k = b->payload->nwarnings; k < json_array_size(w); k++) {
+        const char *text = json_string_value(json_array_get(w, k));
+        if (text)
+            cli_progress_message(b->progress, "[%d/%d] %s: warning: %s\n", fp->number, b->inputs.n,
+                                 fp->name, text);
+    }
+    json_decref(root);
+}
+
 static int process_one(batch *b, int i)
 {
     const char *in = b->inputs.paths[i];
@@ -616,6 +636,7 @@ static int process_one(batch *b, int i)
     int err = check_input(in, b->max_mp);
     if (!err) err = rt_job_create(b->payload, &opt, &job);
     if (!err) err = rt_job_run(job, in);
+    if (!err && !b->quiet) print_job_warnings(b, &fp, job);
     if (!err) err = output_path_for(b, i, rt_job_output_extension(job), out, sizeof out);
     if (!err && same_file(out, in))
         err = rt_error(RT_ERR_ARG, "%s: refusing to overwrite the input with the result", in);
@@ -888,8 +909,12 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < payload->nwarnings; i++)
             fprintf(stderr, "retouch: warning: %s\n", payload->warnings[i]);
 
-    batch b = {
-        .payload = payload, .output = output, .metadata = metadata, .jobs = jobs, .max_mp = max_mp};
+    batch b = {.payload = payload,
+               .output = output,
+               .metadata = metadata,
+               .jobs = jobs,
+               .quiet = quiet,
+               .max_mp = max_mp};
     pthread_mutex_init(&b.lock, NULL);
     int rc = 0;
     int folder_input = 0, skipped = 0;

@@ -153,6 +153,13 @@ expect_rc 0 "$RETOUCH" -p "$T/fd_cc.json" -o "$T/fd.jpg" "$T/s.jpg"
 [ "$(grep -c ': Face Detection$' "$T/stderr")" -eq 1 ] || fail "Face Detection shown $(grep -c ': Face Detection$' "$T/stderr") times: $(cat "$T/stderr")"
 [ "$(grep -c ': Color Correction$' "$T/stderr")" -eq 1 ] || fail "Color Correction shown $(grep -c ': Color Correction$' "$T/stderr") times"
 
+# the job's own warnings are shown too, per image (and kept in result.json)
+echo '{"mode":"professional","tasks":[{"Plugin":"Crop","User Params":{"AutoStraightenMode":"Person"}}]}' >"$T/person.json"
+expect_rc 0 "$RETOUCH" -p "$T/person.json" -o "$T/nf.jpg" --metadata "$T/nf.json" "$DATA/noface_mairi_backdrop.jpg"
+grep -q '^\[1/1\] noface_mairi_backdrop.jpg: warning: tasks\[0\] (Crop): no face found' "$T/stderr" ||
+  fail "job warning not shown: $(cat "$T/stderr")"
+grep -q 'no face found' "$T/nf.json" || fail "job warning not in result.json"
+
 # payload warnings are shown (and kept out of --quiet); a number as a ratio is an error
 echo '{"mode":"professional","tasks":[{"Plugin":"Color Correction","Alpha1":"high"}]}' >"$T/alpha.json"
 expect_rc 0 "$RETOUCH" -p "$T/alpha.json" -o "$T/alpha.jpg" "$T/s.jpg"
