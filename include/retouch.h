@@ -111,6 +111,9 @@ typedef struct rt_job_options {
      * input's.  rt_job_create refuses it for a layered payload and when this
      * libvips cannot write it. */
     const char *output_format;
+    /* How a CMYK input without an ICC profile is read: "press", "naive" or
+     * an ICC file's path (image_io.h); NULL: the payload's cmykProfile. */
+    const char *cmyk_profile;
 } rt_job_options;
 
 typedef struct rt_job rt_job;

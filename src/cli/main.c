@@ -50,6 +50,9 @@ static void usage(FILE *out)
             "      --metadata FILE     write result.json (a folder for several inputs)\n"
             "  -j, --jobs N            images processed at once (default 1)\n"
             "      --max-megapixels N  refuse larger images (default %.0f)\n"
+            "      --cmyk-profile P    how to read CMYK photos without an ICC profile:\n"
+            "                          press (default, libvips's built-in), naive (plain\n"
+            "                          inversion), or an ICC profile file\n"
             "      --validate          check the payload only; print the normalised tasks\n"
             "      --list-plugins      print the plugin names and which are implemented\n"
             "  -q, --quiet             print errors only\n"
@@ -451,6 +454,7 @@ typedef struct batch {
     const char *output;        /* file (one input) or folder */
     const char *metadata;      /* file (one input) or folder */
     const char *output_format; /* forced by -o's extension, or NULL */
+    const char *cmyk_profile;  /* --cmyk-profile, or NULL */
     int out_is_dir;            /* output names a folder */
     int meta_is_dir;           /* metadata names a folder */
     int jobs;
@@ -629,7 +633,8 @@ static int process_one(batch *b, int i)
                           .input_name = base_name(in),
                           .progress = cli_progress_update,
                           .progress_user = &fp,
-                          .output_format = b->output_format};
+                          .output_format = b->output_format,
+                          .cmyk_profile = b->cmyk_profile};
     double t0 = now_seconds();
     rt_job *job = NULL;
     char out[PATH_MAX], meta[PATH_MAX];
@@ -766,15 +771,17 @@ static void free_batch(batch *b)
 int main(int argc, char **argv)
 {
     const char *payload_path = NULL, *preset = NULL, *output = NULL, *metadata = NULL;
+    const char *cmyk_profile = NULL;
     int jobs = 1, quiet = 0, validate = 0, list_plugins = 0;
     double max_mp = 0;
-    enum { OPT_PRESET = 1000, OPT_METADATA, OPT_VALIDATE, OPT_LIST, OPT_MAXMP };
+    enum { OPT_PRESET = 1000, OPT_METADATA, OPT_VALIDATE, OPT_LIST, OPT_MAXMP, OPT_CMYK };
     static const struct option longopts[] = {{"payload", required_argument, 0, 'p'},
                                              {"preset", required_argument, 0, OPT_PRESET},
                                              {"output", required_argument, 0, 'o'},
                                              {"metadata", required_argument, 0, OPT_METADATA},
                                              {"jobs", required_argument, 0, 'j'},
                                              {"max-megapixels", required_argument, 0, OPT_MAXMP},
+                                             {"cmyk-profile", required_argument, 0, OPT_CMYK},
                                              {"validate", no_argument, 0, OPT_VALIDATE},
                                              {"list-plugins", no_argument, 0, OPT_LIST},
                                              {"quiet", no_argument, 0, 'q'},
@@ -808,6 +815,16 @@ int main(int argc, char **argv)
             max_mp = strtod(optarg, &end);
             if (*end || !(max_mp > 0)) {
                 fprintf(stderr, "retouch: --max-megapixels %s: use a positive number\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_CMYK:
+            cmyk_profile = optarg;
+            if (strcmp(optarg, "press") && strcmp(optarg, "naive") && access(optarg, R_OK) != 0) {
+                fprintf(stderr,
+                        "retouch: --cmyk-profile %s: use press, naive or a readable ICC profile "
+                        "file (%s)\n",
+                        optarg, strerror(errno));
                 return EXIT_USAGE;
             }
             break;
@@ -914,6 +931,7 @@ int main(int argc, char **argv)
                .metadata = metadata,
                .jobs = jobs,
                .quiet = quiet,
+               .cmyk_profile = cmyk_profile,
                .max_mp = max_mp};
     pthread_mutex_init(&b.lock, NULL);
     int rc = 0;

@@ -502,11 +502,27 @@ int payload_parse(const char *json, size_t len, rt_payload **out)
                       shown);
         }
     }
+    /* How a CMYK photo without an ICC profile is read (a server takes no
+     * profile file: the CLI's --cmyk-profile does). */
+    json_t *cmyk = json_object_get(root, "cmykProfile");
+    if (cmyk && !json_is_null(cmyk)) {
+        const char *c = json_is_string(cmyk) ? json_string_value(cmyk) : "";
+        if (strcasecmp(c, "press") == 0)
+            p->cmyk_profile = "press";
+        else if (strcasecmp(c, "naive") == 0)
+            p->cmyk_profile = "naive";
+        else {
+            char shown[64];
+            describe_value(cmyk, shown, sizeof shown);
+            add_error(&r, "cmykProfile = %s is not one of \"press\", \"naive\"", shown);
+        }
+    }
     const char *k;
     json_t *v;
     json_object_foreach(root, k, v)
     {
-        if (strcmp(k, "mode") && strcmp(k, "outputFormat") && strcmp(k, "tasks"))
+        if (strcmp(k, "mode") && strcmp(k, "outputFormat") && strcmp(k, "tasks") &&
+            strcmp(k, "cmykProfile"))
             add_warning(&r, "unknown key '%s' ignored", k);
     }
     json_t *tasks = json_object_get(root, "tasks");
@@ -648,6 +664,8 @@ char *payload_to_json(const rt_payload *p)
                         p->output_format == RT_OUTPUT_SAME
                             ? json_string("same as input")
                             : json_string(fmt_names[p->output_format]));
+    json_object_set_new(root, "cmykProfile",
+                        json_string(p->cmyk_profile ? p->cmyk_profile : "press"));
     json_t *tasks = json_array();
     for (size_t i = 0; i < p->ntasks; i++) {
         const rt_task *t = &p->tasks[i];

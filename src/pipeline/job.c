@@ -367,8 +367,12 @@ int rt_job_run(rt_job *job, const char *input_path)
     job->input_name = strdup(job->opt.input_name ? job->opt.input_name : input_path);
 
     rt_job_report(job, RT_STEP_READING, "", 0.0);
-    int err = rt_decode(input_path, job->opt.max_megapixels, &job->input);
+    rt_decode_options dopt = {.max_megapixels = job->opt.max_megapixels,
+                              .cmyk_profile = job->opt.cmyk_profile ? job->opt.cmyk_profile
+                                                                    : job->payload->cmyk_profile};
+    int err = rt_decode_with(input_path, &dopt, &job->input);
     if (err) return err;
+    if (job->input->note[0]) rt_job_warn(job, "%s", job->input->note);
     job->running = job->input->image;
     job->input->image = NULL;
     job->alpha = job->input->alpha;

@@ -126,6 +126,21 @@ static void test_unused_alpha_ignored(void **state)
     payload_destroy(p);
 }
 
+static void test_cmyk_profile(void **state)
+{
+    (void)state;
+    rt_payload *p = parse_ok("{\"mode\":\"professional\",\"cmykProfile\":\"Naive\",\"tasks\":[]}");
+    assert_string_equal(p->cmyk_profile, "naive");
+    assert_int_equal(p->nwarnings, 0);
+    payload_destroy(p);
+    p = parse_ok("{\"mode\":\"professional\",\"tasks\":[]}");
+    assert_null(p->cmyk_profile);
+    payload_destroy(p);
+    /* a server takes no file path: only the two names */
+    parse_fails("{\"mode\":\"professional\",\"cmykProfile\":\"/etc/x.icc\",\"tasks\":[]}",
+                RT_ERR_PAYLOAD, "cmykProfile = \"/etc/x.icc\" is not one of \"press\", \"naive\"");
+}
+
 static void test_aspect_ratio_number_refused(void **state)
 {
     (void)state;
@@ -383,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_user_params),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_aspect_ratio_number_refused),
+        cmocka_unit_test(test_cmyk_profile),
         cmocka_unit_test(test_output_format),
         cmocka_unit_test(test_normalised_json),
         cmocka_unit_test(test_not_implemented_is_462),
