@@ -126,6 +126,7 @@ static char *read_file(const char *path, size_t *len);
  * and what comes out ("Color Correction (Full), Crop (AI); ZIP of layers"). */
 static void describe_payload(const rt_payload *p, char *out, size_t cap)
 {
+    static const char *const aspect_names[] = {"Original", "Free", "Square", "Custom"};
     size_t used = 0;
     out[0] = '\0';
 #define APPEND(...)                                                                                \
@@ -146,7 +147,7 @@ static void describe_payload(const rt_payload *p, char *out, size_t cap)
             else if (fs->type == RT_FIELD_ASPECT && v->num >= RT_ASPECT_RATIO)
                 APPEND("%.3g : 1", v->ratio);
             else if (fs->type == RT_FIELD_ASPECT)
-                APPEND("%s", (const char *[]){"Original", "Free", "Square", "Custom"}[(int)v->num]);
+                APPEND("%s", aspect_names[(int)v->num]);
             else
                 APPEND("%s %g", fs->label, v->num);
         }
@@ -288,7 +289,9 @@ static int input_add(input_list *l, const char *path)
         l->cap = cap;
     }
     l->paths[l->n] = strdup(path);
-    return l->paths[l->n] ? l->n++, 0 : -1;
+    if (!l->paths[l->n]) return -1;
+    l->n++;
+    return 0;
 }
 
 static const char *base_name(const char *path)
