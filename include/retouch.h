@@ -106,7 +106,7 @@ typedef struct rt_job_options {
     const char *input_name;  /* original file name, for messages; NULL: the path */
     rt_progress_fn progress; /* optional */
     void *progress_user;
-    /* "jpeg", "png", "tiff", "webp" or "heif": the flattened result's format
+    /* "jpeg", "png", "tiff", "webp", "heif" or "avif": the flattened result's format
      * (the CLI's -o extension); NULL: the payload's outputFormat, else the
      * input's.  rt_job_create refuses it for a layered payload and when this
      * libvips cannot write it. */

@@ -45,8 +45,9 @@ static void usage(FILE *out)
             "  -p, --payload FILE      task payload JSON ('-' reads standard input)\n"
             "      --preset NAME       a shipped payload (see --preset list)\n"
             "  -o, --output PATH       one input: the output file; its extension picks the\n"
-            "                          format (.jpg .png .tif .webp .heic; .zip when a task\n"
-            "                          has Layer 1); several inputs or a folder: a folder\n"
+            "                          format (.jpg .png .tif .webp .heic .avif; .zip when\n"
+            "                          a task has Layer 1); several inputs or a folder: a\n"
+            "                          folder\n"
             "      --metadata FILE     write result.json (a folder for several inputs)\n"
             "  -j, --jobs N            images processed at once (default 1)\n"
             "      --max-megapixels N  refuse larger images (default %.0f)\n"
@@ -258,7 +259,8 @@ static const struct {
     const char *ext, *format, *canonical;
 } image_exts[] = {{"jpg", "jpeg", "jpg"},   {"jpeg", "jpeg", "jpg"},  {"jpe", "jpeg", "jpg"},
                   {"png", "png", "png"},    {"tif", "tiff", "tif"},   {"tiff", "tiff", "tif"},
-                  {"webp", "webp", "webp"}, {"heic", "heif", "heic"}, {"heif", "heif", "heic"}};
+                  {"webp", "webp", "webp"}, {"heic", "heif", "heic"}, {"heif", "heif", "heic"},
+                  {"avif", "avif", "avif"}};
 
 static int image_ext_index(const char *ext)
 {
@@ -733,14 +735,7 @@ static int choose_output_format(const rt_payload *payload, const char *output, c
     if (strcmp(ext, "zip") == 0) {
         fprintf(stderr,
                 "retouch: -o %s: this payload makes one image (no task has \"Layer\": 1); name "
-                "an image file (.jpg, .png, .tif, .webp, .heic), or ask for layers\n",
-                output);
-        return -1;
-    }
-    if (strcmp(ext, "avif") == 0) {
-        fprintf(stderr,
-                "retouch: -o %s: AVIF output is not supported; use .jpg, .png, .tif, .webp or "
-                ".heic\n",
+                "an image file (.jpg, .png, .tif, .webp, .heic, .avif), or ask for layers\n",
                 output);
         return -1;
     }
@@ -971,7 +966,7 @@ int main(int argc, char **argv)
         /* several inputs into "x.jpg" would make a folder named like a file */
         char ext[16];
         extension_of(output, ext, sizeof ext);
-        if (image_ext_index(ext) >= 0 || !strcmp(ext, "zip") || !strcmp(ext, "avif")) {
+        if (image_ext_index(ext) >= 0 || !strcmp(ext, "zip")) {
             fprintf(stderr,
                     "retouch: -o %s: %d inputs need an output folder, and %s names a file; "
                     "give a folder (end it with / to really use this name)\n",

@@ -331,6 +331,12 @@ int rt_decode_with(const char *path, const rt_decode_options *options, rt_decode
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
     d->format = fmt;
+    /* an AVIF (AV1 in HEIF) is written back as AVIF, not as HEVC */
+    const char *compression = NULL;
+    if (fmt == RT_FMT_HEIF && vips_image_get_typeof(im, "heif-compression") &&
+        vips_image_get_string(im, "heif-compression", &compression) == 0 && compression &&
+        strcmp(compression, "av1") == 0)
+        d->format = RT_FMT_AVIF;
     snprintf(d->note, sizeof d->note, "%s", note);
     d->bits = im->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
     d->grey = bands <= 2;

@@ -31,6 +31,7 @@ typedef enum rt_file_format {
     RT_FMT_TIFF,
     RT_FMT_WEBP,
     RT_FMT_HEIF,
+    RT_FMT_AVIF, /* HEIF with AV1 inside: written when the input was AVIF or asked for */
 } rt_file_format;
 
 const char *rt_file_format_name(rt_file_format f);      /* "jpeg" */
@@ -100,8 +101,8 @@ typedef struct rt_encode_params {
 } rt_encode_params;
 
 int rt_encode_file(const rt_planes *src, const rt_encode_params *ep, const char *path);
-/* Whether this libvips can write the format (HEIF needs an encoder plugin
- * in libheif); checked once by encoding a tiny image. */
+/* Whether this libvips can write the format (HEIF and AVIF need encoder
+ * plugins in libheif); checked once per format by encoding a tiny image. */
 int rt_format_can_encode(rt_file_format f);
 /* *buf is g_malloc'd memory: free with rt_encode_free(). */
 int rt_encode_buffer(const rt_planes *src, const rt_encode_params *ep, void **buf, size_t *len);

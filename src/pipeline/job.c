@@ -128,11 +128,8 @@ static int forced_output_format(rt_job *job)
     static const struct {
         const char *name;
         rt_file_format format;
-    } names[] = {{"jpeg", RT_FMT_JPEG},
-                 {"png", RT_FMT_PNG},
-                 {"tiff", RT_FMT_TIFF},
-                 {"webp", RT_FMT_WEBP},
-                 {"heif", RT_FMT_HEIF}};
+    } names[] = {{"jpeg", RT_FMT_JPEG}, {"png", RT_FMT_PNG},   {"tiff", RT_FMT_TIFF},
+                 {"webp", RT_FMT_WEBP}, {"heif", RT_FMT_HEIF}, {"avif", RT_FMT_AVIF}};
     job->forced_format = -1;
     const char *name = job->opt.output_format;
     if (!name) return 0;
@@ -147,7 +144,8 @@ static int forced_output_format(rt_job *job)
             job->forced_format = (int)names[i].format;
             return 0;
         }
-    return rt_error(RT_ERR_ARG, "output format %s is not one of jpeg, png, tiff, webp, heif", name);
+    return rt_error(RT_ERR_ARG, "output format %s is not one of jpeg, png, tiff, webp, heif, avif",
+                    name);
 }
 
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
