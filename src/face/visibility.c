@@ -28,7 +28,7 @@
 /* Cells further than this (in spreads) from the skin model start to count
  * as covered: luma only when darker (highlights are skin), chroma any way. */
 #define LUMA_Z 2.2f
-#define LUMA_WEIGHT 0.7f
+#define LUMA_WEIGHT 1.5f
 #define CHROMA_Z 2.2f
 /* Texture: a cell whose fine-scale luma detail is this many times the
  * skin's median starts to count as covered (beard, stubble, hair, frame
@@ -143,8 +143,11 @@ static void lift_forehead(const rt_face *f, rt_face *out)
     cx /= nh > 0 ? nh : 1;
     cy /= nh > 0 ? nh : 1;
     float grow = rt_face_mm(f, OUTLINE_GROW_MM);
+    /* not the jaw and chin: below them is the neck, skin-coloured and no face */
+    const float *mouth = f->mesh[RT_MESH_UPPER_LIP_INNER];
+    double v_mouth = up_v(&fr, mouth[0], mouth[1]);
     for (int i = 0; i < RT_MESH_BASE_POINTS; i++)
-        for (int k = 0; k < nh; k++)
+        for (int k = 0; k < nh && up_v(&fr, f->mesh[i][0], f->mesh[i][1]) < v_mouth; k++)
             if (out->mesh[i][0] == hull[k].x && out->mesh[i][1] == hull[k].y) {
                 double dx = hull[k].x - cx, dy = hull[k].y - cy, l = sqrt(dx * dx + dy * dy);
                 if (l > 0) {
