@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -262,10 +263,55 @@ static void skin_matches_hand_drawn_visible_skin(void **state)
     assert_true(mean[2] > mean[3] + 0.3);
 }
 
+/* Face Detection's "occluders" (API.md result.json) through the public API:
+ * what covers the face, by name. */
+static int has_occluder(const char *file, const char *name)
+{
+    const char *meta = test_tmp("faces.json");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Face "
+                                  "Detection\"}]}",
+                                  test_data(file), test_tmp("out.jpg"), meta),
+                     0);
+    json_error_t jerr;
+    json_t *root = json_load_file(meta, 0, &jerr);
+    assert_non_null(root);
+    json_t *faces = json_object_get(
+        json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata"), "faces");
+    json_t *occ = json_object_get(json_array_get(faces, 0), "occluders");
+    assert_true(json_is_array(occ));
+    int found = 0;
+    size_t i;
+    json_t *v;
+    printf("%s: occluders", file);
+    json_array_foreach(occ, i, v)
+    {
+        printf(" %s", json_string_value(v));
+        found |= !strcmp(json_string_value(v), name);
+    }
+    printf("\n");
+    json_decref(root);
+    return found;
+}
+
+static void face_detection_names_occluders(void **state)
+{
+    (void)state;
+    assert_true(has_occluder("vis_london_037.jpg", "beard"));
+    assert_true(has_occluder("vis_london_070.jpg", "moustache"));
+    assert_true(has_occluder("vis_glasses_thickplastic_man_02.jpg", "glasses"));
+    assert_true(has_occluder("vis_beauty_hand.jpg", "hair"));
+    /* a bare-faced woman: no beard, no glasses */
+    assert_false(has_occluder("london_136_800.jpg", "beard"));
+    assert_false(has_occluder("london_136_800.jpg", "moustache"));
+    assert_false(has_occluder("london_136_800.jpg", "glasses"));
+    test_tmpdir_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(skin_matches_hand_drawn_visible_skin),
+        cmocka_unit_test(face_detection_names_occluders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
