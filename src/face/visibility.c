@@ -67,8 +67,7 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* 5x5 median of src into dst (gw x gh, edges clipped). */
-static void median5(const float *src, float *dst, int gw, int gh)
+void rt_median5(const float *src, float *dst, int gw, int gh)
 {
     for (int j = 0; j < gh; j++)
         for (int i = 0; i < gw; i++) {
@@ -301,7 +300,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
          * most of the window, an edge (frame, brow, the face's silhouette)
          * a line through it, which the median ignores */
         memcpy(scratch, grad, n * sizeof *grad);
-        median5(scratch, grad, gw, gh);
+        rt_median5(scratch, grad, gw, gh);
     }
     rt_face gf, gl;
     to_grid(face, x0, y0, step, &gf);
@@ -387,7 +386,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     /* a 5x5 median first: a beard's skin between its hairs is no skin
      * to retouch, nor one stray hair on a cheek a hole in it */
     memcpy(scratch, raw, n * sizeof *raw);
-    median5(scratch, raw, gw, gh);
+    rt_median5(scratch, raw, gw, gh);
     err = rt_guided_filter_coefficients(Y, raw, gw, gh, GUIDE_R, GUIDE_EPS, A, B);
     if (err) {
         free(buf);

@@ -71,4 +71,9 @@ float rt_face_visibility_at(const rt_face_visibility *vis, const float *grid, in
 void rt_face_visibility_apply(const rt_face_visibility *vis, const float *grid, int x0, int y0,
                               int w, int h, float *dst, size_t stride);
 
+/* 5x5 median of src into dst (w x h floats, the window clipped at the
+ * borders): what a texture measure keeps of a textured area and drops of a
+ * line (an edge, a frame) through it. */
+void rt_median5(const float *src, float *dst, int w, int h);
+
 #endif

@@ -21,8 +21,11 @@
  * which a guided filter already snapped to the image (face/person_mask.h).
  * Sensitivity only widens k, so the mask is monotone in it.
  *
- * First version: no texture term outside the face (a beard below the jaw
- * counts as skin where its colour does), no small-component cleanup.
+ *   texture: fine detail (hair, beard, fabric weave) against the face
+ *          skin's own level adds to the distance, as in face/visibility.c
+ *          (blonde hair has skin's colour, not its smoothness).
+ * First version: no small-component cleanup, texture measured with the
+ * largest face's scale.
  * No face: no mask, and a warning.
  */
 #include "plugins/plugin.h"
@@ -31,6 +34,8 @@
 #include "face/analysis.h"
 #include "face/regions.h"
 #include "face/skin.h"
+#include "face/visibility.h"
+#include "filters/resample.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +50,13 @@
 /* Darker than this many luma spreads starts to count, at LUMA_WEIGHT. */
 #define LUMA_Z 2.5f
 #define LUMA_WEIGHT 0.5f
-/* Feature margin (mm) and feather of the feature cut-outs. */
+/* Texture (hair, beard, fabric) measured at about TEX_MM per pixel: a
+ * pixel whose fine detail is over TEX_RATIO times the face skin's starts
+ * to count, TEX_WEIGHT per doubling (as in face/visibility.c). */
+#define TEX_MM 0.25f
+#define TEX_RATIO 1.4f
+#define TEX_WEIGHT 1.5f
+/* Feather of the feature cut-outs (mm). */
 #define FEATURE_FEATHER_MM 0.5f
 
 typedef struct skin_model {
@@ -64,6 +75,90 @@ static inline float chroma_distance2(const skin_model *m, int nm, float r, float
         best = d2 < best ? d2 : best;
     }
     return best;
+}
+
+/* Texture penalty per pixel of a copy `f` times smaller than the image:
+ * |luma - its 3x3 mean|, 5x5 median, as distance units against the face
+ * skin's own level (pixels the visibility analysis calls skin). */
+typedef struct texture {
+    float *pen;
+    int w, h, f;
+} texture;
+
+static int texture_map(const rt_image *im, const rt_face_analysis *a, int face, texture *t)
+{
+    memset(t, 0, sizeof *t);
+    const rt_face_visibility *v = &a->vis[face];
+    int f = (int)lroundf(rt_face_mm(&a->faces[face], TEX_MM));
+    f = f < 1 ? 1 : f;
+    int side = (im->width > im->height ? im->width : im->height) / f;
+    rt_image *low;
+    int err = rt_downscale(im, side, &low);
+    if (err) return err;
+    int w = low->width, h = low->height;
+    size_t n = (size_t)w * h;
+    float *y = malloc(n * sizeof *y), *d = malloc(n * sizeof *d);
+    t->pen = malloc(n * sizeof *t->pen);
+    if (!y || !d || !t->pen) {
+        rt_image_destroy(low);
+        free(y);
+        free(d);
+        free(t->pen);
+        t->pen = NULL;
+        return rt_error(RT_ERR_NOMEM, "Skin Mask: out of memory");
+    }
+    const float *R = rt_image_plane(low, 0), *G = rt_image_plane(low, 1),
+                *B = rt_image_plane(low, 2);
+    for (size_t i = 0; i < n; i++)
+        y[i] = 0.299f * R[i] + 0.587f * G[i] + 0.114f * B[i];
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            float acc = 0;
+            int k = 0;
+            for (int dj = -1; dj <= 1; dj++)
+                for (int di = -1; di <= 1; di++) {
+                    int ii = i + di, jj = j + dj;
+                    if (ii < 0 || jj < 0 || ii >= w || jj >= h) continue;
+                    acc += y[(size_t)jj * w + ii];
+                    k++;
+                }
+            d[(size_t)j * w + i] = fabsf(y[(size_t)j * w + i] - acc / k);
+        }
+    rt_median5(d, t->pen, w, h);
+    /* the face skin's level: median over the pixels the face's visibility
+     * grid calls skin */
+    double sx = (double)im->width / w, sy = (double)im->height / h;
+    int m = 0;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++)
+            if (rt_face_visibility_at(v, v->skin, (int)((i + 0.5) * sx), (int)((j + 0.5) * sy)) >=
+                0.9f)
+                y[m++] = t->pen[(size_t)j * w + i];
+    float gref = 0.002f;
+    if (m > 16) {
+        /* the median from a histogram (steps of 1/32768): no sort of up to
+         * a few million values */
+        int hist[4096] = {0};
+        for (int i = 0; i < m; i++) {
+            int b = (int)(y[i] * 4096.0f * 8.0f);
+            hist[b < 0 ? 0 : (b > 4095 ? 4095 : b)]++;
+        }
+        int acc = 0, b = 0;
+        while (b < 4095 && acc + hist[b] <= m / 2)
+            acc += hist[b++];
+        gref = fmaxf((b + 0.5f) / (4096.0f * 8.0f), 0.002f);
+    }
+    for (size_t i = 0; i < n; i++) {
+        float p = TEX_WEIGHT * log2f(t->pen[i] / (TEX_RATIO * gref) + 1e-6f);
+        t->pen[i] = p > 0 ? p * p : 0.0f;
+    }
+    t->w = w;
+    t->h = h;
+    t->f = f;
+    rt_image_destroy(low);
+    free(y);
+    free(d);
+    return 0;
 }
 
 /* The rectangle of the person mask's non-zero pixels. */
@@ -155,10 +250,11 @@ static int skin_mask_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         return 0;
     }
     skin_model models[MAX_MODELS];
-    int nm = 0;
+    int nm = 0, first = -1;
     for (int i = 0; i < a->nfaces && nm < MAX_MODELS; i++) {
         const rt_face_visibility *v = a->vis ? &a->vis[i] : NULL;
         if (!v || !v->skin || !(v->skin_sd[0] > 0)) continue;
+        if (first < 0) first = i;
         for (int c = 0; c < 3; c++) {
             models[nm].mu[c] = v->skin_mean[c];
             models[nm].inv_sd[c] = 1.0f / v->skin_sd[c];
@@ -170,12 +266,19 @@ static int skin_mask_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         rt_plugin_warn(ctx, "no skin to learn from: no skin mask");
         return 0;
     }
+    texture tex;
+    if ((err = texture_map(ctx->image, a, first, &tex))) return err;
+    const double tsx = (double)tex.w / ctx->image->width, tsy = (double)tex.h / ctx->image->height;
     const float k = (float)(K_STRICT + K_SLOPE * sensitivity);
     const float inv2k2 = 1.0f / (2.0f * k * k);
     rt_image *layer;
-    if ((err = rt_image_create(W, H, 1, &layer))) return err;
+    if ((err = rt_image_create(W, H, 1, &layer))) {
+        free(tex.pen);
+        return err;
+    }
     float *pcol = rt_alloc_floats((size_t)W * H);
     if (!pcol) {
+        free(tex.pen);
         rt_image_destroy(layer);
         return rt_error(RT_ERR_NOMEM, "Skin Mask: out of memory");
     }
@@ -186,17 +289,20 @@ static int skin_mask_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     for (int y = 0; y < H; y++) {
         const size_t src = (size_t)(Y0 + y) * im->width + X0;
         const uint8_t *pm = a->person->full + src;
+        int ty = (int)((Y0 + y + 0.5) * tsy);
+        const float *trow = tex.pen + (size_t)(ty < tex.h ? ty : tex.h - 1) * tex.w;
         for (int x = 0; x < W; x++) {
             size_t o = (size_t)y * W + x;
             float p = pm[x] * (1.0f / 255.0f);
-            float c = p > 0
-                          ? expf(-chroma_distance2(models, nm, R[src + x], G[src + x], B[src + x]) *
-                                 inv2k2)
-                          : 0.0f;
+            int tx = (int)((X0 + x + 0.5) * tsx);
+            float d2 = chroma_distance2(models, nm, R[src + x], G[src + x], B[src + x]) +
+                       trow[tx < tex.w ? tx : tex.w - 1];
+            float c = p > 0 ? expf(-d2 * inv2k2) : 0.0f;
             pcol[o] = c;
             S[o] = p * c;
         }
     }
+    free(tex.pen);
     for (int i = 0; i < a->nfaces && !err; i++)
         err = face_pass(ctx, a, i, pcol, S, X0, Y0, W, H);
     rt_free(pcol);
