@@ -11,6 +11,9 @@
 /* The grid's long side: about 0.8 mm cells on a frontal face, fine enough
  * for a plastic frame and a moustache's edge, cheap at any image size. */
 #define GRID_MAX 320
+/* ...and cells of at least this on the face: no finer than the grid needs
+ * to be, whatever the image size. */
+#define CELL_MM 0.7f
 /* The grid covers the face box grown by this fraction of its long side on
  * every side (room for the lifted forehead of a rolled face). */
 #define ROI_MARGIN 0.3f
@@ -38,7 +41,7 @@
 /* Texture is measured at about this scale (hair strands, stubble), up to
  * FINE_MAX finer than the grid, and averaged into the grid's cells. */
 #define FINE_MM 0.25f
-#define FINE_MAX 3
+#define FINE_MAX 2
 /* Guided filter on the grid: radius (cells) and regulariser. */
 #define GUIDE_R 2
 #define GUIDE_EPS 2e-3f
@@ -235,7 +238,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     double x1 = ceil(fmin((double)pyr->width, f->x2 + ROI_MARGIN * L));
     double y1 = ceil(fmin((double)pyr->height, f->y2 + ROI_MARGIN * L));
     if (!(x1 - x0 >= 2 && y1 - y0 >= 2)) return 0;
-    double step = fmax(1.0, fmax(x1 - x0, y1 - y0) / GRID_MAX);
+    double step = fmax(fmax(1.0, rt_face_mm(face, CELL_MM)), fmax(x1 - x0, y1 - y0) / GRID_MAX);
     int gw = (int)ceil((x1 - x0) / step), gh = (int)ceil((y1 - y0) / step);
     const size_t n = (size_t)gw * gh;
     vis->x0 = x0;
