@@ -431,7 +431,8 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
 
     /* lips and mouth: covered where something skin-coloured lies on them
      * (fingers, knuckles), but only when the lips themselves differ from
-     * the skin (pale lips would otherwise vanish) */
+     * the skin (pale lips would otherwise vanish); a lip that merely looks
+     * like skin (score up to 0.5: a lower lip in warm light) stays */
     double lw = 0, ls = 0;
     for (size_t i = 0; i < n; i++) {
         lw += lips[i];
@@ -439,7 +440,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     }
     int lips_distinct = lw > 4 && ls / lw < 0.5;
     for (size_t i = 0; i < n; i++)
-        vis->lips[i] = lips_distinct ? clamp01(1.0f - raw[i]) : 1.0f;
+        vis->lips[i] = lips_distinct ? clamp01((0.9f - raw[i]) / 0.4f) : 1.0f;
 
     /* occluders named from the share of each zone's landmark skin covered */
     const float *chin = face->mesh[RT_MESH_CHIN];
