@@ -387,7 +387,12 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
             fprintf(stderr, "cand %d %.0f %.0f d=%.2f c=%.3f z=%.2f agree=%d red=%.3f od=%.3f\n",
                     kind, x0 + b->x / sx, y0 + b->y / sy, diam, m.contrast, z, m.agree,
                     m_red.contrast, m_od.contrast);
-            int reddish = m_red.contrast > 0.35f * m_od.contrast;
+            /* erythema (pimples, red marks) raises ln(R/G); melanin (freckles,
+             * moles, tan spots) darkens red too, ~ -ln R = od - ln(R/G) (the
+             * erythema and melanin indices of skin reflectance) */
+            float mel = m_od.contrast - m_red.contrast;
+            int reddish = m_red.contrast > 0.0f && mel < 0.5f * m_red.contrast;
+            if (pass == 1 && !reddish) continue; /* pigment: the density pass has it */
             spot sp = {x0 + b->x / sx,
                        y0 + b->y / sy,
                        b->sigma / appm * ppm,
@@ -467,18 +472,19 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
         }
     }
     free(order);
-    /* freckle fields: a weak dark non-red spot with several dark spots of
-     * its size within 6 mm (not overlapping it) is one of many, kept (a
-     * strong one is a blemish even among freckles) */
+    /* freckle fields: a pigment spot with 4 or more pigment spots of its
+     * size and similar contrast within 6 mm (not overlapping it) is one of
+     * many, kept */
     float reach = 6.0f * ppm;
     for (int i = 0; i < cand.n; i++) {
         spot *a = &cand.v[i];
-        if (a->score < 0 || a->kind != KIND_DARK || a->keep || a->contrast >= 0.15f || a->reddish)
+        if (a->score < 0 || a->kind != KIND_DARK || a->keep || a->contrast >= 0.3f || a->reddish)
             continue;
         int nn = 0;
         for (int j = 0; j < cand.n && nn < 4; j++) {
             const spot *b = &cand.v[j];
-            if (j == i || b->score < 0 || b->kind != KIND_DARK || b->keep == 1 || b->keep == 3)
+            if (j == i || b->score < 0 || b->kind != KIND_DARK || b->keep == 1 || b->keep == 3 ||
+                b->reddish || b->contrast < 0.5f * a->contrast)
                 continue;
             float dd = hypotf(a->x - b->x, a->y - b->y);
             if (fabsf(b->sigma - a->sigma) < 0.5f * a->sigma && dd < reach &&
