@@ -9,13 +9,13 @@
 /* ---- membrane fill ---------------------------------------------------- */
 
 /* Red-black SOR on the hole pixels listed in idx (red first, then black). */
-static void sor(float *v, size_t stride, const int *idx, int nred, int n, int w)
+static void sor(float *v, size_t stride, const int *idx, int nred, int n, int w, int max_sweeps)
 {
     /* darktable's empirical relaxation factor for N unknowns; the stop
      * threshold is ~1/40 of an 8-bit step. */
     float omega = 2.0f - 1.0f / (0.1575f * sqrtf((float)n) + 0.8f);
     if (omega > 1.95f) omega = 1.95f;
-    for (int it = 0; it < 2000; it++) {
+    for (int it = 0; it < max_sweeps; it++) {
         float maxd = 0.0f;
         for (int pass = 0; pass < 2; pass++) {
             int a = pass ? nred : 0, b = pass ? n : nred;
@@ -43,7 +43,7 @@ int rt_membrane_fill(float *v, int w, int h, size_t stride, const unsigned char 
             n++;
         }
     if (n == 0) return 0;
-    int err = 0;
+    int err = 0, coarse = 0;
     /* Coarse-to-fine start: the same problem at half resolution (a coarse
      * cell is known when any of its pixels is) gives the low frequencies,
      * which plain SOR would need thousands of sweeps to carry across a
@@ -72,6 +72,7 @@ int rt_membrane_fill(float *v, int w, int h, size_t stride, const unsigned char 
                 cv[(size_t)y * w2 + x] = k ? s / (float)k : 0.0f;
             }
         err = rt_membrane_fill(cv, w2, h2, (size_t)w2, ch);
+        coarse = 1;
         if (!err)
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++)
@@ -120,7 +121,9 @@ int rt_membrane_fill(float *v, int w, int h, size_t stride, const unsigned char 
     int red = 0;
     for (int j = 0; j < n; j++)
         if (((idx[j] % w + idx[j] / w) & 1) == 0) red++;
-    sor(v, stride, idx, red, n, w);
+    /* with a coarse start only the finest frequencies are left to relax:
+     * a few dozen sweeps (nested iteration) */
+    sor(v, stride, idx, red, n, w, coarse ? 40 : 2000);
     free(idx);
     return 0;
 }
@@ -148,6 +151,67 @@ static float area_weight(const rt_heal_area *a, int x, int y)
     return a->weight[(size_t)(y - a->y0) * a->stride + (x - a->x0)];
 }
 
+/* The membrane over a disc hole in closed form: the harmonic function
+ * inside a circle of radius R is the Poisson integral of its boundary
+ * values, u(r, t) = a0 + sum_n (r/R)^n (a_n cos nt + b_n sin nt).  The
+ * coefficients come from the 2 px ring just outside the hole; the series
+ * stops at DISC_TERMS, which also keeps the ring's pixel noise (texture
+ * difference between target and source) out of the fill, where the feather
+ * hides the small mismatch at the edge.  Many times cheaper than relaxation
+ * for the large spots of a 24 MP face.  (x, y) of grid cell (i, j) relative
+ * to the centre: (ox + i, oy + j). */
+#define DISC_TERMS 10
+static int disc_membrane(float *v, int w, int h, float ox, float oy, float r_hole,
+                         const unsigned char *hole)
+{
+    double a[DISC_TERMS + 1] = {0}, b[DISC_TERMS + 1] = {0}, rsum = 0;
+    int n = 0;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            float x = ox + i, y = oy + j, r = hypotf(x, y);
+            if (hole[(size_t)j * w + i] || r >= r_hole + 2.0f) continue;
+            double c1 = x / r, s1 = y / r, cn = 1, sn = 0, val = v[(size_t)j * w + i];
+            a[0] += val;
+            for (int k = 1; k <= DISC_TERMS; k++) {
+                double cn1 = cn * c1 - sn * s1;
+                sn = sn * c1 + cn * s1;
+                cn = cn1;
+                a[k] += val * cn;
+                b[k] += val * sn;
+            }
+            rsum += r;
+            n++;
+        }
+    if (n < 8) return rt_membrane_fill(v, w, h, (size_t)w, hole);
+    double R = rsum / n;
+    a[0] /= n;
+    for (int k = 1; k <= DISC_TERMS; k++) {
+        a[k] *= 2.0 / n;
+        b[k] *= 2.0 / n;
+    }
+    /* terms the ring's sampling cannot carry (fewer than ~4 samples per
+     * period) are dropped */
+    int terms = DISC_TERMS;
+    while (terms > 1 && n < 8 * terms)
+        terms--;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            if (!hole[(size_t)j * w + i]) continue;
+            float x = ox + i, y = oy + j, r = hypotf(x, y);
+            double q = r / R, c1 = r > 0 ? x / r : 1, s1 = r > 0 ? y / r : 0;
+            double cn = 1, sn = 0, qn = 1, u = a[0];
+            for (int k = 1; k <= terms; k++) {
+                double cn1 = cn * c1 - sn * s1;
+                sn = sn * c1 + cn * s1;
+                cn = cn1;
+                qn *= q;
+                u += qn * (a[k] * cn + b[k] * sn);
+            }
+            v[(size_t)j * w + i] = (float)u;
+        }
+    return 0;
+}
+
 typedef struct ring_sample {
     short dx, dy;
 } ring_sample;
@@ -168,7 +232,7 @@ int rt_heal_spot(const rt_image *im, float cx, float cy, float r_inner, float r_
 
     /* match ring: just outside the spot, sampled at a step that keeps a few
      * hundred samples whatever the size */
-    int step = (int)floorf(r_outer / 10.0f);
+    int step = (int)floorf(r_outer / 8.0f);
     if (step < 1) step = 1;
     float ring_in = r_outer, ring_out = r_outer + fmaxf(2.0f, 0.6f * r_outer);
     int rr = (int)ceilf(ring_out);
@@ -222,8 +286,8 @@ int rt_heal_spot(const rt_image *im, float cx, float cy, float r_inner, float r_
     double best = INFINITY;
     int bdx = 0, bdy = 0;
     for (int di = 0; di < 4; di++)
-        for (int ai = 0; ai < 16; ai++) {
-            float ang = (float)ai * (6.2831853f / 16.0f) + (float)di * 0.19635f;
+        for (int ai = 0; ai < 12; ai++) {
+            float ang = (float)ai * (6.2831853f / 12.0f) + (float)di * 0.2618f;
             float rho = dists[di] * r_outer + 2.0f;
             int ox = (int)lrintf(rho * cosf(ang)), oy = (int)lrintf(rho * sinf(ang));
             int sx = icx + ox, sy = icy + oy;
@@ -317,7 +381,11 @@ int rt_heal_spot(const rt_image *im, float cx, float cy, float r_inner, float r_
                 size_t s = (size_t)(py0 + y + bdy) * W + (px0 + x + bdx);
                 diff[(size_t)y * pw + x] = pl[t] - pl[s];
             }
-        err = rt_membrane_fill(diff, pw, ph, (size_t)pw, hole);
+        /* small holes: relaxation is exact and cheap; large ones (24 MP
+         * faces): the closed form */
+        err = r_outer <= 12.0f
+                  ? rt_membrane_fill(diff, pw, ph, (size_t)pw, hole)
+                  : disc_membrane(diff, pw, ph, px0 + 0.5f - cx, py0 + 0.5f - cy, r_outer, hole);
         for (int y = 0; y < ph && !err; y++)
             for (int x = 0; x < pw; x++) {
                 size_t i = (size_t)y * pw + x;

@@ -52,7 +52,7 @@ typedef struct rt_heal_patch {
 
 /* Heals the disc centred at (cx, cy) of the RGB image im (3 planes):
  * everything within r_inner is replaced, the ring up to r_outer is a
- * smoothstep feather.  The source is the offset (2 to 4.5 r_outer away, 16
+ * smoothstep feather.  The source is the offset (2 to 4.5 r_outer away, 12
  * directions) whose surroundings' fine detail best matches the spot's
  * surroundings and whose texture energy matches theirs, inside `area`, off
  * every disc of `avoid`.  Returns 1 when healed, 0 when no valid source
