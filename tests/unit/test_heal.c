@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zip.h>
 
 static const char *payload_for(double sens)
 {
@@ -614,6 +615,68 @@ static void test_group_every_face(void **state)
     rt_decoded_destroy(d);
 }
 
+static void unzip_entry(zip_t *za, const char *name, const char *path)
+{
+    zip_file_t *f = zip_fopen(za, name, 0);
+    assert_non_null(f);
+    FILE *out = fopen(path, "wb");
+    char buf[65536];
+    zip_int64_t n;
+    while ((n = zip_fread(f, buf, sizeof buf)) > 0)
+        fwrite(buf, 1, (size_t)n, out);
+    fclose(out);
+    zip_fclose(f);
+}
+
+/* Layer 1: the ZIP's Heal layer (normal, alpha where pixels change)
+ * composited over the input gives its flattened image, which is the
+ * flattened job's output. */
+static void test_layer_composites_back(void **state)
+{
+    (void)state;
+    rt_decoded *d = test_decode(test_data("london_012_800.jpg"));
+    const char *in = test_tmp("layer_in.png");
+    test_write_image(d->image, in);
+    const char *zipp = test_tmp("heal.zip"), *flatp = test_tmp("heal_flat.png");
+    assert_int_equal(test_run_job("{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":"
+                                  "[{\"Plugin\":\"Heal\",\"Layer\":1}]}",
+                                  in, zipp, NULL),
+                     0);
+    assert_int_equal(test_run_job(payload_for(1.0), in, flatp, NULL), 0);
+    int zerr;
+    zip_t *za = zip_open(zipp, ZIP_RDONLY, &zerr);
+    assert_non_null(za);
+    const char *lp = test_tmp("heal_layer.png"), *zf = test_tmp("heal_zflat.png");
+    unzip_entry(za, "index=0&blendmode=normal&name=Heal.png", lp);
+    unzip_entry(za, "flattened.png", zf);
+    zip_close(za);
+    rt_decoded *layer = test_decode(lp), *zflat = test_decode(zf), *flat = test_decode(flatp);
+    assert_non_null(layer->alpha);
+    rt_image *comp;
+    assert_int_equal(rt_image_copy(d->image, &comp), 0);
+    size_t n = rt_image_pixels(comp), covered = 0;
+    for (size_t i = 0; i < n; i++) {
+        float a = layer->alpha[i];
+        covered += a > 0;
+        for (int c = 0; c < 3; c++) {
+            float *v = &rt_image_plane(comp, c)[i];
+            *v = (1 - a) * *v + a * rt_image_plane(layer->image, c)[i];
+        }
+    }
+    double bad = test_fraction_differing(comp, zflat->image, 1.0);
+    printf("Heal layer: alpha > 0 on %.2f%% of the image; composite vs flattened: %.4f%% of "
+           "samples off by more than one step\n",
+           100.0 * covered / n, 100 * bad);
+    assert_true(covered > 0 && covered < n / 10);
+    assert_true(bad <= 0.001);
+    assert_true(test_max_abs_diff(zflat->image, flat->image) == 0.0);
+    rt_image_destroy(comp);
+    rt_decoded_destroy(layer);
+    rt_decoded_destroy(zflat);
+    rt_decoded_destroy(flat);
+    rt_decoded_destroy(d);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -632,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_resolution_invariance),
         cmocka_unit_test(test_group_every_face),
+        cmocka_unit_test(test_layer_composites_back),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
