@@ -54,8 +54,11 @@ typedef struct rt_heal_patch {
  * everything within r_inner is replaced, the ring up to r_outer is a
  * smoothstep feather.  The source is the offset (2 to 4.5 r_outer away, 12
  * directions) whose surroundings' fine detail best matches the spot's
- * surroundings and whose texture energy matches theirs, inside `area`, off
- * every disc of `avoid`.  Returns 1 when healed, 0 when no valid source
+ * surroundings, whose texture energy matches theirs and which holds no spot
+ * of its own, inside `area`, off every disc of `avoid`.  The membrane of
+ * the difference is relaxed (rt_membrane_fill) for small spots and taken in
+ * closed form (the disc's Poisson integral, 10 Fourier terms of the
+ * boundary) for large ones.  Returns 1 when healed, 0 when no valid source
  * exists (patch left empty), or a negative error. */
 int rt_heal_spot(const rt_image *im, float cx, float cy, float r_inner, float r_outer,
                  const rt_heal_area *area, const rt_heal_disc *avoid, int navoid,

@@ -5,26 +5,29 @@
  * Alpha1 = Sensitivity [0,1]: how weak a defect still counts.  It moves the
  * detection thresholds (z-score against the skin's own texture at the
  * spot's scale 5.0 -> 3.0, minimum contrast 14 % -> 6 %, largest spot 4 -> 6
- * mm), never the strength: a spot found is always
- * healed fully.  Sensitivity 0 heals only the strongest defects; the result
- * is the identity (no layer) when nothing is found.
+ * mm), never the strength: a spot found is always healed fully.  Sensitivity 0 heals only the
+ * strongest defects; the result is the identity (no layer) when nothing is found.
  *
  * Per face, on its skin weight's bounding box (rt_plugin_skin_weight: the
  * only source of where skin is):
  *  1. analysis copy at <= 4 px/mm (area average), two channels: optical
- *     density -ln(Y) of the linear luminance (dark and light spots; a log
- *     so that light and dark skin give the same contrast for the same
- *     pigment) and redness ln(R/G) in linear light (haemoglobin);
- *  2. blobs (filters/blobs.h) of both channels at sigma 0.25-2.8 mm;
- *  3. each blob measured against a ring around it (median, MAD): contrast
- *     and z-score, how round it is (darker than its ring in nearly every
- *     direction: fold edges, lash lines and hair strands are not), whether
- *     the ring is skin and away from eyes, brows, lips and nostrils;
- *  4. kept: moles (very dark, not red, >= 1.5 mm) and freckles (tan spots
- *     with 3 or more similar spots within 8 mm);
+ *     density -ln(Y) of the linear luminance (dark and light spots; a log,
+ *     so light and dark skin give the same contrast for the same defect)
+ *     and the erythema index ln(R/G) in linear light (redness);
+ *  2. blobs (filters/blobs.h) of both channels at sigma 0.25-2.8 mm, each
+ *     scored against the DoG energy of its own scale on the skin around it
+ *     (a spot must stand out of the skin's texture, pores included);
+ *  3. each blob measured against a ring around it, the ring's shading
+ *     slope removed: contrast, roundness (darker than the ring in nearly
+ *     every direction: fold edges, lash lines and hair strands are not),
+ *     the ring on skin, away from eyes, brows, lips and nostrils;
+ *  4. kept: moles (very dark, not red, >= 1.5 mm) and freckle fields
+ *     (pigment spots, told from red ones by the melanin index -ln R, with 4
+ *     or more similar ones within 6 mm); overlapping detections merged;
  *  5. each spot healed at full resolution (filters/inpaint.h: healing brush,
  *     source from an annulus of nearby skin, membrane for the low
- *     frequencies, feathered), its alpha multiplied by the skin weight.
+ *     frequencies, feathered), its alpha multiplied by the skin weight,
+ *     which is cleared within 2 mm of the features.
  * Output: one normal RGBA layer over the healed spots' bounding box.
  * First version: spots are discs (no hysteresis growth of irregular
  * shapes), stray hairs (thin ridges) are not searched for.
@@ -41,14 +44,6 @@
 #include "filters/resample.h"
 
 #include <math.h>
-#include <stdio.h>
-
-/* Candidate tracing for tuning: build with -DRT_HEAL_TRACE. */
-#ifdef RT_HEAL_TRACE
-#define TRACE_IF if (1)
-#else
-#define TRACE_IF if (0)
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +110,7 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
     float s[2 * NA], dev[2 * NA];
     float c = rt_scale_space_sample(ss, k, x, y);
     float cs[NA], sn[NA];
-    double mean = 0, gx = 0, gy = 0;
+    double gx = 0, gy = 0;
     for (int a = 0; a < NA; a++) {
         float ang = (float)a * (6.2831853f / NA);
         cs[a] = cosf(ang);
@@ -123,12 +118,10 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
         s[a] = rt_scale_space_sample(ss, k, x + 2.5f * sigma * cs[a], y + 2.5f * sigma * sn[a]);
         s[NA + a] =
             rt_scale_space_sample(ss, k, x + 3.3f * sigma * cs[a], y + 3.3f * sigma * sn[a]);
-        mean += s[a] + s[NA + a];
         /* least-squares slope per unit radius over both circles */
         gx += (s[a] * 2.5f + s[NA + a] * 3.3f) * cs[a];
         gy += (s[a] * 2.5f + s[NA + a] * 3.3f) * sn[a];
     }
-    mean /= 2 * NA;
     double norm = (NA / 2.0) * (2.5 * 2.5 + 3.3 * 3.3);
     gx /= norm;
     gy /= norm;
@@ -150,7 +143,6 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
     r.agree = 0;
     for (int a = 0; a < NA; a++)
         if (r.contrast > 0 ? s[a] < c - 0.5f * r.contrast : s[a] > c - 0.5f * r.contrast) r.agree++;
-    (void)mean;
     return r;
 }
 
@@ -354,9 +346,6 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
             const rt_blob *b = &bl[i];
             if (pass == 1 && b->response < 0) continue; /* less red than around: not a defect */
             float diam = 4.0f * b->sigma / appm;
-            TRACE_IF
-            fprintf(stderr, "blob %d %.0f %.0f d=%.2f resp=%.4f feat=%.2f\n", pass, x0 + b->x / sx,
-                    y0 + b->y / sy, diam, b->response, feat[(size_t)(int)b->y * aw + (int)b->x]);
             if (diam < 1.0f) continue;
             if (feat[(size_t)(int)b->y * aw + (int)b->x] > 0.0f) continue;
             /* the ring must be skin */
@@ -390,10 +379,6 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
             if ((kind == KIND_LIGHT) != (m.contrast < 0)) continue;
             if (m.agree < 13) continue; /* an edge or a line, not a spot */
             float c = fabsf(m.contrast);
-            TRACE_IF
-            fprintf(stderr, "cand %d %.0f %.0f d=%.2f c=%.3f z=%.2f agree=%d red=%.3f od=%.3f\n",
-                    kind, x0 + b->x / sx, y0 + b->y / sy, diam, m.contrast, z, m.agree,
-                    m_red.contrast, m_od.contrast);
             /* erythema (pimples, red marks) raises ln(R/G); melanin (freckles,
              * moles, tan spots) darkens red too, ~ -ln R = od - ln(R/G) (the
              * erythema and melanin indices of skin reflectance) */
@@ -503,10 +488,6 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
     for (int i = 0; i < cand.n && !err; i++) {
         if (cand.v[i].score < 0 || cand.v[i].keep == 2) continue;
         cand.v[i].avoid = cand.v[i].keep == 0 || cand.v[i].keep == 1;
-        TRACE_IF
-        fprintf(stderr, "final %.0f %.0f s=%.1f keep=%d kind=%d z=%.1f c=%.3f\n", cand.v[i].x,
-                cand.v[i].y, cand.v[i].sigma, cand.v[i].keep, cand.v[i].kind, cand.v[i].score,
-                cand.v[i].contrast);
         if (cand.v[i].keep) cand.v[i].keep = 1;
         err = push(list, cand.v[i]);
     }
@@ -612,8 +593,6 @@ static int heal_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             rt_heal_area area = {a->weight, (size_t)a->w, a->x0, a->y0, a->w, a->h, 0.9f};
             int e = rt_heal_spot(im, jobs[i].sp.x, jobs[i].sp.y, jobs[i].r_inner, jobs[i].r_outer,
                                  &area, avoid, navoid, &jobs[i].patch);
-            TRACE_IF
-            fprintf(stderr, "heal %.0f %.0f -> %d\n", jobs[i].sp.x, jobs[i].sp.y, e);
             if (e == 0) {
                 /* crowded skin: any source on the face's skin rather than none */
                 area.min_weight = 0.5f;
