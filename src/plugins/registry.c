@@ -8,6 +8,7 @@ extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_face_detection;
 extern const rt_plugin rt_plugin_face_lifting;
 extern const rt_plugin rt_plugin_skin_mask;
+extern const rt_plugin rt_plugin_heal;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
@@ -15,6 +16,7 @@ static const rt_plugin *const registry[] = {
     &rt_plugin_face_detection,
     &rt_plugin_face_lifting,
     &rt_plugin_skin_mask,
+    &rt_plugin_heal,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
