@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Smallest change of a pixel worth a layer value. */
+#define MIN_CHANGE (0.05f / 255.0f)
+
 int rt_gain_map_create(int x0, int y0, int w, int h, int factor, int with_lum, int with_chroma,
                        rt_gain_map **out)
 {
@@ -213,12 +216,18 @@ int rt_gain_map_apply_soft_light(const rt_gain_map *m, const rt_image *image, co
                     for (int c = 0; c < 3; c++)
                         o[c] *= k;
                 }
+                float r[3], change = 0.0f;
                 for (int c = 0; c < 3; c++) {
                     /* the difference of two table lookups: a gain of 1 gives
                      * exactly the base, whatever the tables' rounding */
-                    float r = b[c] + (rt_linear_to_srgb(o[c] * lum) - rt_linear_to_srgb(l[c]));
-                    dst[c][x] = rt_soft_light_inverse(b[c], r);
+                    r[c] = b[c] + (rt_linear_to_srgb(o[c] * lum) - rt_linear_to_srgb(l[c]));
+                    change = fmaxf(change, fabsf(r[c] - b[c]));
                 }
+                /* below a twentieth of an 8-bit step the layer would only add
+                 * its own rounding: leave the pixel out */
+                if (change < MIN_CHANGE) continue;
+                for (int c = 0; c < 3; c++)
+                    dst[c][x] = rt_soft_light_inverse(b[c], r[c]);
                 dst[3][x] = wt;
             }
         }
