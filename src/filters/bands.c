@@ -194,6 +194,19 @@ int rt_band_between(const float *src, const float *mask, int w, int h, float sig
     return err;
 }
 
+int rt_band_interior(const float *mask, int w, int h, float sigma, float *dst)
+{
+    if (!mask || !dst || dst == mask) return rt_error(RT_ERR_ARG, "interior: bad arguments");
+    int err = rt_band_blur(mask, w, h, sigma, dst);
+    if (err) return err;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        float t = (dst[i] - 0.5f) * (1.0f / 0.45f);
+        t = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+        dst[i] = t * t * (3.0f - 2.0f * t);
+    }
+    return 0;
+}
+
 static inline int mirror(int i, int n)
 {
     if (n == 1) return 0;

@@ -45,6 +45,14 @@ int rt_band_masked_blur(const float *src, const float *mask, int w, int h, float
 int rt_band_between(const float *src, const float *mask, int w, int h, float sigma_fine,
                     float sigma_coarse, float *dst);
 
+/* How far inside a mask each pixel is, 0..1: smoothstep from 0.5 to 0.95
+ * of the mask blurred at sigma.  A smooth map that is multiplied by it is
+ * nothing at the mask's edge and fades in over about 1.6 sigma, so an effect
+ * never ends in a step where the mask cuts through a smooth area (a
+ * forehead under the face outline, a cheek under hair).  dst may not equal
+ * mask. */
+int rt_band_interior(const float *mask, int w, int h, float sigma, float *dst);
+
 /* À-trous B3-spline decomposition (kernel [1 4 6 4 1]/16 dilated by 2^j,
  * borders mirrored): details[j] = c_j - c_{j+1} for j < levels (each a w x h
  * plane, NULL to skip), residual = c_levels (may be NULL); src = residual +

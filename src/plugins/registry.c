@@ -7,12 +7,11 @@ extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_face_detection;
 extern const rt_plugin rt_plugin_skin_tone;
+extern const rt_plugin rt_plugin_dodge_burn;
 
 static const rt_plugin *const registry[] = {
-    &rt_plugin_color_correction,
-    &rt_plugin_crop,
-    &rt_plugin_face_detection,
-    &rt_plugin_skin_tone,
+    &rt_plugin_color_correction, &rt_plugin_crop,       &rt_plugin_face_detection,
+    &rt_plugin_skin_tone,        &rt_plugin_dodge_burn,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;

@@ -8,7 +8,9 @@
  *   common factor, drops out); local colour U1 = skin-masked blur at 1 mm
  *   (blotch scale), regional colour U2 = the same at 12 mm (cheeks stay a
  *   little redder than the forehead); correction (U2 - U1) * 0.45 * Blend,
- *   each term clamped at 0.25 (about 25 % in R/G), as per-channel gains
+ *   each term clamped at 0.25 (about 25 % in R/G) and faded in over ~2.5 mm
+ *   inside the skin's edge (no colour step where skin meets hair or the
+ *   mesh's forehead line), as per-channel gains
  *   renormalised per pixel to keep luminance exactly.  Applied in one fused
  *   pass at full resolution (filters/gain_map.h) as a soft-light layer
  *   whose alpha is the skin weight (rt_plugin_skin_weight).
@@ -32,7 +34,8 @@
 #define LOCAL_SIGMA_MM 1.0f
 #define REGIONAL_SIGMA_MM 12.0f
 #define FRACTION_PER_BLEND 0.45f
-#define MAX_SHIFT 0.25f /* log-chromaticity */
+#define MAX_SHIFT 0.25f   /* log-chromaticity */
+#define EDGE_FADE_MM 1.5f /* no shift at the skin's edge, in full ~2.5 mm inside */
 
 static float clampf(float v, float lo, float hi)
 {
@@ -44,10 +47,11 @@ static int chroma_field(const rt_gain_map *m, float *const lin[3], const float *
                         float amount)
 {
     size_t n = (size_t)m->mw * m->mh;
-    float *buf = rt_alloc_floats(9 * n);
+    float *buf = rt_alloc_floats(10 * n);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for Skin Tone");
     float *wd = buf, *ell = buf + n, *lband = buf + 2 * n, *band[2] = {buf + 3 * n, buf + 4 * n};
     float *plane[2] = {buf + 5 * n, buf + 6 * n}, *reg = buf + 7 * n, *cover = buf + 8 * n;
+    float *fade = buf + 9 * n;
     for (size_t i = 0; i < n; i++) {
         float r = lin[0][i], g = lin[1][i], b = lin[2][i];
         /* clipped or black samples carry no colour */
@@ -60,6 +64,9 @@ static int chroma_field(const rt_gain_map *m, float *const lin[3], const float *
     float s_loc = rt_band_sigma_px(LOCAL_SIGMA_MM, px_per_mm, m->factor);
     float s_reg = rt_band_sigma_px(REGIONAL_SIGMA_MM, px_per_mm, m->factor);
     int err = rt_band_between(ell, wd, m->mw, m->mh, s_loc, s_reg, lband);
+    if (!err)
+        err = rt_band_interior(wl, m->mw, m->mh,
+                               rt_band_sigma_px(EDGE_FADE_MM, px_per_mm, m->factor), fade);
     for (int k = 0; k < 2 && !err; k++) {
         err = rt_band_masked_blur(plane[k], wd, m->mw, m->mh, s_loc, band[k], cover);
         if (!err) err = rt_band_masked_blur(plane[k], wd, m->mw, m->mh, s_reg, reg, NULL);
@@ -91,7 +98,7 @@ static int chroma_field(const rt_gain_map *m, float *const lin[3], const float *
             /* no skin nearby: nothing to move toward */
             float d =
                 cover[i] >= RT_BAND_MIN_WEIGHT ? (float)slope[k] * lband[i] - band[k][i] : 0.0f;
-            gain[i] = expf(amount * clampf(d, -MAX_SHIFT, MAX_SHIFT));
+            gain[i] = expf(amount * fade[i] * clampf(d, -MAX_SHIFT, MAX_SHIFT));
         }
     }
     rt_free(buf);

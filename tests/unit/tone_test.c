@@ -164,6 +164,32 @@ double tone_band_ratio(const rt_image *in, const rt_image *out, const float *ski
     return sqrt(var[1] / var[0]);
 }
 
+double tone_form_corr(const rt_image *in, const rt_image *out, const float *skin, float sigma_px,
+                      double *amplitude)
+{
+    int w = in->width, h = in->height;
+    size_t n = (size_t)w * h;
+    float *core = core_of(skin, n), *f[2];
+    double mean[2], sd[2];
+    for (int k = 0; k < 2; k++) {
+        f[k] = measure(k ? out : in, 0);
+        assert_int_equal(rt_band_masked_blur(f[k], skin, w, h, sigma_px, f[k], NULL), 0);
+        rt_band_weighted_stats(f[k], core, n, &mean[k], &sd[k]);
+    }
+    double cov = 0, sw = 0;
+    for (size_t i = 0; i < n; i++)
+        if (core[i] > 0) {
+            cov += (f[0][i] - mean[0]) * (f[1][i] - mean[1]);
+            sw += 1;
+        }
+    cov /= sw;
+    if (amplitude) *amplitude = sd[1] / sd[0];
+    free(f[0]);
+    free(f[1]);
+    free(core);
+    return cov / (sd[0] * sd[1]);
+}
+
 void tone_mean_lab(const rt_image *im, const float *skin, double lab[3])
 {
     size_t n = rt_image_pixels(im);

@@ -42,6 +42,12 @@ double tone_luma_level_ratio(const rt_image *in, const rt_image *out, const floa
 double tone_band_ratio(const rt_image *in, const rt_image *out, const float *skin, float fine_px,
                        float coarse_px, int chroma);
 
+/* The large-scale shading: log linear luminance blurred (skin-masked) at
+ * sigma_px, compared over the skin core: returns the correlation of in and
+ * out, amplitude gets the std ratio out / in. */
+double tone_form_corr(const rt_image *in, const rt_image *out, const float *skin, float sigma_px,
+                      double *amplitude);
+
 /* Mean CIELAB of the skin core: L, a, b. */
 void tone_mean_lab(const rt_image *im, const float *skin, double lab[3]);
 
