@@ -114,6 +114,15 @@ int rt_soft_light_layer_create(int w, int h, rt_image **out)
     return 0;
 }
 
+/* The fraction of the step from b to r that one soft-light layer can make
+ * (rt_soft_light's range from b), 1 when all of it. */
+static inline float soft_light_reach(float b, float r)
+{
+    float room = r < b ? b * (1.0f - b) : rt_soft_light(b, 1.0f) - b;
+    float step = fabsf(r - b);
+    return step <= room ? 1.0f : (room > 0.0f ? room / step : 0.0f);
+}
+
 /* Bilinear position of full-resolution index i on a map axis of n samples:
  * left sample and weight of the right one. */
 static inline void axis_pos(int i, int factor, int n, int *i0, float *t)
@@ -216,12 +225,22 @@ int rt_gain_map_apply_soft_light(const rt_gain_map *m, const rt_image *image, co
                     for (int c = 0; c < 3; c++)
                         o[c] *= k;
                 }
-                float r[3], change = 0.0f;
+                float r[3], change = 0.0f, reach = 1.0f;
                 for (int c = 0; c < 3; c++) {
                     /* the difference of two table lookups: a gain of 1 gives
                      * exactly the base, whatever the tables' rounding */
-                    r[c] = b[c] + (rt_linear_to_srgb(o[c] * lum) - rt_linear_to_srgb(l[c]));
+                    o[c] *= lum;
+                    r[c] = b[c] + (rt_linear_to_srgb(o[c]) - rt_linear_to_srgb(l[c]));
                     change = fmaxf(change, fabsf(r[c] - b[c]));
+                    reach = fminf(reach, soft_light_reach(b[c], r[c]));
+                }
+                if (reach < 1.0f) {
+                    /* a channel beyond what soft light can do from its base
+                     * (highlights lightened, shadows darkened): shorten every
+                     * channel's step alike, so the hue survives the clamp */
+                    for (int c = 0; c < 3; c++)
+                        r[c] = b[c] + (rt_linear_to_srgb(l[c] + reach * (o[c] - l[c])) -
+                                       rt_linear_to_srgb(l[c]));
                 }
                 /* below a twentieth of an 8-bit step the layer would only add
                  * its own rounding: leave the pixel out */

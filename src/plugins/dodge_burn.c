@@ -7,15 +7,15 @@
  * luminance; mid band M = skin-masked blur at 0.8 mm minus the same at
  * 10 mm (texture below, form above are left out); log gain -0.8 * Blend * M
  * (at most 0.9 of the band; above Blend 1 the band widens instead, to
- * 0.53-15 mm at 2), faded in over ~2.5 mm inside the skin's edge (no step
+ * 0.8-12.5 mm at 2), faded in over ~2.5 mm inside the skin's edge (no step
  * where skin meets hair, no bright rim along the brows), applied in linear
- * light at
- * full resolution in one fused pass (filters/gain_map.h) as a soft-light
- * layer whose alpha is the skin weight.  Warmth tints what is dodged: R up
+ * light at full resolution in one fused pass (filters/gain_map.h) as a
+ * soft-light layer whose alpha is the skin weight.  Warmth tints what is dodged: R up
  * and B down by exp(+-0.5 * Warmth * gain), renormalised to the same
  * luminance, so Warmth changes only the hue of the dodge.
- * First version: Gaussian (not edge-aware) bands, so a sharp shadow edge
- * inside skin gets a faint 1 mm rim; the roll-off keeps it small.
+ * First version: Gaussian (not edge-aware) bands, so structural shading in
+ * the band (nose sides, folds) is evened as much as blotches: the nose
+ * looks flatter at Blend 2.
  */
 #include "plugins/plugin.h"
 

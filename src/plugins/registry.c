@@ -8,10 +8,12 @@ extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_face_detection;
 extern const rt_plugin rt_plugin_skin_tone;
 extern const rt_plugin rt_plugin_dodge_burn;
+extern const rt_plugin rt_plugin_portrait_volumes;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction, &rt_plugin_crop,       &rt_plugin_face_detection,
     &rt_plugin_skin_tone,        &rt_plugin_dodge_burn,
+    &rt_plugin_portrait_volumes,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
