@@ -5,6 +5,7 @@
 #include "core/error.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,13 +115,46 @@ int rt_soft_light_layer_create(int w, int h, rt_image **out)
     return 0;
 }
 
-/* The fraction of the step from b to r that one soft-light layer can make
- * (rt_soft_light's range from b), 1 when all of it. */
-static inline float soft_light_reach(float b, float r)
+/* Soft light's room to lighten a base b, D(b) - b, and its reciprocal, as
+ * tables over [0, 1] (the fused pass would otherwise take two square roots
+ * and four divisions per pixel); built once, thread-safe. */
+#define ROOM_LUT 4096
+static float light_room[ROOM_LUT + 2], light_room_inv[ROOM_LUT + 2];
+static pthread_once_t room_once = PTHREAD_ONCE_INIT;
+
+static void build_room_tables(void)
 {
-    float room = r < b ? b * (1.0f - b) : rt_soft_light(b, 1.0f) - b;
-    float step = fabsf(r - b);
-    return step <= room ? 1.0f : (room > 0.0f ? room / step : 0.0f);
+    for (int i = 0; i <= ROOM_LUT + 1; i++) {
+        float b = i >= ROOM_LUT ? 1.0f : (float)i / ROOM_LUT;
+        float room = rt_soft_light(b, 1.0f) - b;
+        light_room[i] = room;
+        light_room_inv[i] = room > 1e-6f ? 1.0f / room : 1e6f;
+    }
+}
+
+/* The soft-light colour that takes b to r (rt_soft_light_inverse through
+ * the tables), and in *reach the fraction of the step b -> r that soft
+ * light can make (1 when all of it). */
+static inline float soft_light_colour(float b, float r, float *reach)
+{
+    float step = r - b;
+    if (step < 0.0f) {
+        float room = b * (1.0f - b);
+        if (-step > room) {
+            *reach = room > 0.0f ? room / -step : 0.0f;
+            return 0.0f;
+        }
+        *reach = 1.0f;
+        return 0.5f + 0.5f * step / room;
+    }
+    float room = rt_lut_interp(light_room, b), inv = rt_lut_interp(light_room_inv, b);
+    if (step > room) {
+        *reach = room > 0.0f ? room / step : 0.0f;
+        return 1.0f;
+    }
+    *reach = 1.0f;
+    float cs = 0.5f + 0.5f * step * inv;
+    return cs > 1.0f ? 1.0f : cs;
 }
 
 /* Bilinear position of full-resolution index i on a map axis of n samples:
@@ -159,6 +193,7 @@ int rt_gain_map_apply_soft_light(const rt_gain_map *m, const rt_image *image, co
     }
     for (int x = 0; x < m->w; x++)
         axis_pos(x, m->factor, m->mw, &ix[x], &tx[x]);
+    pthread_once(&room_once, build_room_tables);
     const int has_chroma = m->chroma[0] != NULL;
     const int nplanes = (m->lum ? 1 : 0) + (has_chroma ? 3 : 0);
     const float *planes[4];
@@ -225,28 +260,33 @@ int rt_gain_map_apply_soft_light(const rt_gain_map *m, const rt_image *image, co
                     for (int c = 0; c < 3; c++)
                         o[c] *= k;
                 }
-                float r[3], change = 0.0f, reach = 1.0f;
+                float r[3], cs[3], change = 0.0f, reach = 1.0f;
                 for (int c = 0; c < 3; c++) {
                     /* the difference of two table lookups: a gain of 1 gives
                      * exactly the base, whatever the tables' rounding */
                     o[c] *= lum;
                     r[c] = b[c] + (rt_linear_to_srgb(o[c]) - rt_linear_to_srgb(l[c]));
-                    change = fmaxf(change, fabsf(r[c] - b[c]));
-                    reach = fminf(reach, soft_light_reach(b[c], r[c]));
-                }
-                if (reach < 1.0f) {
-                    /* a channel beyond what soft light can do from its base
-                     * (highlights lightened, shadows darkened): shorten every
-                     * channel's step alike, so the hue survives the clamp */
-                    for (int c = 0; c < 3; c++)
-                        r[c] = b[c] + (rt_linear_to_srgb(l[c] + reach * (o[c] - l[c])) -
-                                       rt_linear_to_srgb(l[c]));
+                    float d = r[c] > b[c] ? r[c] - b[c] : b[c] - r[c], k;
+                    change = d > change ? d : change;
+                    cs[c] = soft_light_colour(b[c], r[c], &k);
+                    reach = k < reach ? k : reach;
                 }
                 /* below a twentieth of an 8-bit step the layer would only add
                  * its own rounding: leave the pixel out */
                 if (change < MIN_CHANGE) continue;
+                if (reach < 1.0f) {
+                    /* a channel beyond what soft light can do from its base
+                     * (highlights lightened, shadows darkened): shorten every
+                     * channel's step alike, so the hue survives the clamp */
+                    for (int c = 0; c < 3; c++) {
+                        float k;
+                        r[c] = b[c] + (rt_linear_to_srgb(l[c] + reach * (o[c] - l[c])) -
+                                       rt_linear_to_srgb(l[c]));
+                        cs[c] = soft_light_colour(b[c], r[c], &k);
+                    }
+                }
                 for (int c = 0; c < 3; c++)
-                    dst[c][x] = rt_soft_light_inverse(b[c], r[c]);
+                    dst[c][x] = cs[c];
                 dst[3][x] = wt;
             }
         }
