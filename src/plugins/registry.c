@@ -17,6 +17,12 @@ static const rt_plugin *const registry[] = {
     &rt_plugin_face_lifting,
     &rt_plugin_skin_mask,
     &rt_plugin_heal,
+extern const rt_plugin rt_plugin_skin_tone;
+extern const rt_plugin rt_plugin_dodge_burn;
+extern const rt_plugin rt_plugin_portrait_volumes;
+    &rt_plugin_color_correction, &rt_plugin_crop,       &rt_plugin_face_detection,
+    &rt_plugin_skin_tone,        &rt_plugin_dodge_burn,
+    &rt_plugin_portrait_volumes,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
