@@ -5,11 +5,13 @@
 
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
+extern const rt_plugin rt_plugin_eye_vessels;
 extern const rt_plugin rt_plugin_face_detection;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
+    &rt_plugin_eye_vessels,
     &rt_plugin_face_detection,
 };
 

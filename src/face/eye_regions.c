@@ -1,0 +1,340 @@
+#include "face/eye_regions.h"
+
+#include "core/error.h"
+#include "face/regions.h"
+#include "face/roi_filters.h"
+#include "face/topology.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* Indices in the opening outline (topology.c: outer corner, lower lid,
+ * inner corner, upper lid back). */
+#define OUTER 0
+#define INNER 8
+
+void rt_eye_geometry_init(const rt_face *face, int eye, rt_eye_geometry *g)
+{
+    const rt_index_list *l = &rt_topo_eye[eye];
+    for (int i = 0; i < RT_EYE_OPENING_POINTS; i++)
+        g->opening[i] = rt_face_point(face, l->idx[i]);
+    g->outer_corner = g->opening[OUTER];
+    g->inner_corner = g->opening[INNER];
+    float dx = g->inner_corner.x - g->outer_corner.x, dy = g->inner_corner.y - g->outer_corner.y;
+    g->width = sqrtf(dx * dx + dy * dy);
+    /* height: the widest of the lower/upper pairs across the middle (3-13,
+     * 4-12, 5-11), measured across the corner line */
+    float height = 0.0f;
+    for (int k = 3; k <= 5; k++) {
+        rt_point2 lo = g->opening[k], up = g->opening[16 - k];
+        float ex = up.x - lo.x, ey = up.y - lo.y;
+        float across = g->width > 0 ? fabsf(ex * dy - ey * dx) / g->width : 0.0f;
+        height = fmaxf(height, across);
+    }
+    g->openness = g->width > 0 ? height / g->width : 0.0f;
+    g->iris_center = face->eye[eye].iris_center;
+    g->iris_radius = face->eye[eye].iris_radius;
+    g->iris_refined = 0;
+    g->px_per_mm = face->px_per_mm > 0 ? face->px_per_mm : 1.0f;
+}
+
+int rt_eye_bounds(const rt_eye_geometry *g, float pad_px, int width, int height, int *x0, int *y0,
+                  int *w, int *h)
+{
+    float b[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+    for (int i = 0; i < RT_EYE_OPENING_POINTS; i++) {
+        b[0] = fminf(b[0], g->opening[i].x);
+        b[1] = fminf(b[1], g->opening[i].y);
+        b[2] = fmaxf(b[2], g->opening[i].x);
+        b[3] = fmaxf(b[3], g->opening[i].y);
+    }
+    int ax = (int)floorf(b[0] - pad_px), ay = (int)floorf(b[1] - pad_px);
+    int bx = (int)ceilf(b[2] + pad_px), by = (int)ceilf(b[3] + pad_px);
+    ax = ax < 0 ? 0 : ax;
+    ay = ay < 0 ? 0 : ay;
+    bx = bx > width ? width : bx;
+    by = by > height ? height : by;
+    if (bx <= ax || by <= ay) return 0;
+    *x0 = ax, *y0 = ay, *w = bx - ax, *h = by - ay;
+    return 1;
+}
+
+/* Signed distance to the opening outline, positive inside. */
+static float opening_distance(const rt_eye_geometry *g, float px, float py)
+{
+    int inside = 0;
+    float best = INFINITY;
+    for (int i = 0, j = RT_EYE_OPENING_POINTS - 1; i < RT_EYE_OPENING_POINTS; j = i++) {
+        rt_point2 a = g->opening[j], b = g->opening[i];
+        if ((a.y > py) != (b.y > py) && px < a.x + (py - a.y) * (b.x - a.x) / (b.y - a.y))
+            inside = !inside;
+        float dx = b.x - a.x, dy = b.y - a.y, l2 = dx * dx + dy * dy;
+        float t = l2 > 0 ? ((px - a.x) * dx + (py - a.y) * dy) / l2 : 0.0f;
+        t = t < 0 ? 0 : (t > 1 ? 1 : t);
+        float ex = a.x + t * dx - px, ey = a.y + t * dy - py;
+        best = fminf(best, sqrtf(ex * ex + ey * ey));
+    }
+    return inside ? best : -best;
+}
+
+/* Bilinear luma at a continuous position (pixel centres at +0.5). */
+static float luma_at(const rt_image *img, float x, float y)
+{
+    x -= 0.5f, y -= 0.5f;
+    int ix = (int)floorf(x), iy = (int)floorf(y);
+    float fx = x - (float)ix, fy = y - (float)iy;
+    int W = img->width, H = img->height;
+    float v[4];
+    for (int k = 0; k < 4; k++) {
+        int xx = ix + (k & 1), yy = iy + (k >> 1);
+        xx = xx < 0 ? 0 : (xx >= W ? W - 1 : xx);
+        yy = yy < 0 ? 0 : (yy >= H ? H - 1 : yy);
+        size_t o = (size_t)yy * W + xx;
+        v[k] = 0.299f * rt_image_plane(img, 0)[o] + 0.587f * rt_image_plane(img, 1)[o] +
+               0.114f * rt_image_plane(img, 2)[o];
+    }
+    return (v[0] * (1 - fx) + v[1] * fx) * (1 - fy) + (v[2] * (1 - fx) + v[3] * fx) * fy;
+}
+
+/* Least-squares circle through points (Kasa): x^2 + y^2 = 2a x + 2b y + c. */
+static int fit_circle(const float *px, const float *py, const unsigned char *use, int n,
+                      rt_point2 origin, rt_point2 *c, float *r)
+{
+    double m[3][4] = {{0}};
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        double x = px[i] - origin.x, y = py[i] - origin.y, z = x * x + y * y;
+        double row[3] = {2 * x, 2 * y, 1};
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++)
+                m[a][b] += row[a] * row[b];
+            m[a][3] += row[a] * z;
+        }
+        k++;
+    }
+    if (k < 5) return 0;
+    for (int col = 0; col < 3; col++) { /* Gaussian elimination, partial pivoting */
+        int piv = col;
+        for (int a = col + 1; a < 3; a++)
+            if (fabs(m[a][col]) > fabs(m[piv][col])) piv = a;
+        if (fabs(m[piv][col]) < 1e-9) return 0;
+        for (int b = 0; b < 4; b++) {
+            double t = m[col][b];
+            m[col][b] = m[piv][b];
+            m[piv][b] = t;
+        }
+        for (int a = 0; a < 3; a++) {
+            if (a == col) continue;
+            double f = m[a][col] / m[col][col];
+            for (int b = col; b < 4; b++)
+                m[a][b] -= f * m[col][b];
+        }
+    }
+    double a = m[0][3] / m[0][0], b = m[1][3] / m[1][1], cc = m[2][3] / m[2][2];
+    double rr = cc + a * a + b * b;
+    if (!(rr > 0)) return 0;
+    c->x = (float)(a + origin.x);
+    c->y = (float)(b + origin.y);
+    *r = (float)sqrt(rr);
+    return 1;
+}
+
+#define RAYS 72
+
+void rt_eye_refine_iris(const rt_image *img, rt_eye_geometry *g)
+{
+    const rt_point2 c0 = g->iris_center;
+    const float r0 = g->iris_radius;
+    if (!(r0 > 2.0f)) return;
+    const float dr = fmaxf(0.35f, r0 / 64.0f), hstep = fmaxf(0.75f, 0.05f * r0);
+    const float margin = fmaxf(1.0f, 0.06f * r0);
+    float px[RAYS], py[RAYS], strength[RAYS];
+    unsigned char use[RAYS] = {0};
+    int n = 0;
+    for (int k = 0; k < RAYS; k++) {
+        float ang = (float)(2.0 * M_PI * k / RAYS), ux = cosf(ang), uy = sinf(ang);
+        float best = 0.0f, best_r = 0.0f;
+        for (float r = 0.7f * r0; r <= 1.45f * r0; r += dr) {
+            float xo = c0.x + ux * (r + hstep), yo = c0.y + uy * (r + hstep);
+            float xi = c0.x + ux * (r - hstep), yi = c0.y + uy * (r - hstep);
+            /* both sides of the edge must be inside the opening, clear of
+             * the lid margin */
+            if (opening_distance(g, xi, yi) < margin || opening_distance(g, xo, yo) < margin)
+                continue;
+            float d = luma_at(img, xo, yo) - luma_at(img, xi, yi);
+            if (d > best) best = d, best_r = r;
+        }
+        /* a limbus: at least ~8 grey levels across 2 hsteps */
+        if (best > 0.03f) {
+            px[n] = c0.x + ux * best_r;
+            py[n] = c0.y + uy * best_r;
+            strength[n] = best;
+            use[n] = 1;
+            n++;
+        }
+    }
+    if (n < 8) return;
+    /* sclera on both sides of the iris: a one-sided arc fixes no circle */
+    int left = 0, right = 0;
+    for (int i = 0; i < n; i++) {
+        float cx = (px[i] - c0.x) / r0;
+        left += cx < -0.4f;
+        right += cx > 0.4f;
+    }
+    if (left < 3 || right < 3) return;
+    rt_point2 c = c0;
+    float r = r0;
+    for (int round = 0; round < 3; round++) {
+        if (!fit_circle(px, py, use, n, c0, &c, &r)) return;
+        int kept = 0;
+        for (int i = 0; i < n; i++) {
+            float dx = px[i] - c.x, dy = py[i] - c.y;
+            use[i] = fabsf(sqrtf(dx * dx + dy * dy) - r) < fmaxf(1.0f, 0.08f * r);
+            kept += use[i];
+        }
+        if (kept < 6) return;
+    }
+    (void)strength;
+    float shift = hypotf(c.x - c0.x, c.y - c0.y);
+    if (r < 0.75f * r0 || r > 1.3f * r0 || shift > 0.35f * r0) return;
+    g->iris_center = c;
+    g->iris_radius = r;
+    g->iris_refined = 1;
+}
+
+int rt_eye_iris_mask(const rt_eye_geometry *g, float radius_scale, int x0, int y0, int w, int h,
+                     float *dst, size_t stride)
+{
+    int err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 0.0f, 1.0f, RT_MASK_SET, x0, y0, w,
+                              h, dst, stride);
+    if (err) return err;
+    rt_mask_circle(g->iris_center, radius_scale * g->iris_radius, 1.0f, RT_MASK_MUL, x0, y0, w, h,
+                   dst, stride);
+    return 0;
+}
+
+int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, int y0, int w, int h,
+                       float *dst, size_t stride)
+{
+    const size_t n = (size_t)w * h;
+    const float ppm = g->px_per_mm;
+    float *buf = malloc(8 * n * sizeof *buf);
+    if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for a sclera mask");
+    float *Y = buf, *Cb = buf + n, *Cr = buf + 2 * n, *open = buf + 3 * n, *ring = buf + 4 * n,
+          *like = buf + 5 * n, *tmp = buf + 6 * n, *core = buf + 7 * n;
+    rt_roi_ycc(img, x0, y0, w, h, Y, Cb, Cr);
+    /* core: the landmark opening; open: how far the sclera may reach
+     * (the landmarks lag the lids by up to ~1 mm on close-ups: colour
+     * decides there, grown from the core) */
+    int err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 0.2f * ppm, 1.0f, RT_MASK_SET, x0,
+                              y0, w, h, core, (size_t)w);
+    if (!err)
+        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, RT_EYE_OPENING_SLACK_MM * ppm,
+                              1.0f, RT_MASK_SET, x0, y0, w, h, open, (size_t)w);
+    /* lid skin: a ring 1.2-2.2 mm outside the landmark opening */
+    if (!err)
+        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 2.2f * ppm, 1.0f, RT_MASK_SET, x0,
+                              y0, w, h, ring, (size_t)w);
+    if (!err)
+        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 1.2f * ppm, 1.0f, RT_MASK_MUL_INV,
+                              x0, y0, w, h, ring, (size_t)w);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    /* candidates: the opening minus the iris (grown by 4 % of its
+     * diameter: the limbus is a soft gradient) */
+    const float iris_r = g->iris_radius * 1.08f;
+    for (size_t i = 0; i < n; i++)
+        like[i] = core[i];
+    rt_point2 ic = {g->iris_center.x - (float)x0, g->iris_center.y - (float)y0};
+    rt_mask_circle(ic, iris_r, 1.0f, RT_MASK_MUL_INV, 0, 0, w, h, like, (size_t)w);
+    float ys = rt_roi_percentile(Y, like, n, 0.85f, 0.0f, 1.0f, -1.0f);
+    float yk = rt_roi_percentile(Y, ring, n, 0.5f, 0.0f, 1.0f, -1.0f);
+    float crk = rt_roi_percentile(Cr, ring, n, 0.5f, -0.5f, 0.5f, 0.0f);
+    /* the sclera's chroma: median of its brighter half */
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (like[i] > 0.5f && Y[i] >= ys - 0.08f) ? 1.0f : 0.0f;
+    float crs = rt_roi_percentile(Cr, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
+    float dY = ys - yk, dC = crk - crs;
+    int use_colour = ys >= 0 && yk >= 0 && (dY > 0.03f || dC > 0.02f);
+    if (dC < 0.015f) dC = 0.0f; /* no chroma contrast: brightness alone */
+    const float wy = dY * dY, wc = 9.0f * dC * dC;
+    for (size_t i = 0; i < n; i++) {
+        float t = 1.0f;
+        if (use_colour) {
+            float u = dY > 0.01f ? (Y[i] - yk) / dY : 1.0f;
+            float v = dC > 0.0f ? (crk - Cr[i]) / dC : 0.0f;
+            t = (wy * u + wc * v) / (wy + wc);
+        }
+        like[i] = rt_smoothstep(0.35f, 0.7f, t) * open[i];
+    }
+    /* grown from the landmark opening through sclera-coloured pixels
+     * (reconstruction by dilation), at most the slack */
+    for (size_t i = 0; i < n; i++)
+        core[i] *= like[i];
+    int steps = (int)ceilf((RT_EYE_OPENING_SLACK_MM - 0.2f) * ppm);
+    for (int it = 0; it < steps; it++) {
+        rt_roi_max_filter(core, w, h, 1, tmp);
+        for (size_t i = 0; i < n; i++)
+            core[i] = fminf(core[i], like[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        like[i] = core[i];
+    /* closing: thin red vessels and single lashes inside the white stay in */
+    int rc = (int)lrintf(0.25f * ppm);
+    if (rc < 1) rc = 1;
+    rt_roi_max_filter(like, w, h, rc, tmp);
+    rt_roi_min_filter(like, w, h, rc, tmp);
+    const float car0 = 0.07f * g->width, car1 = 0.13f * g->width;
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            size_t k = (size_t)j * w + i;
+            float dx = (float)(x0 + i) + 0.5f - g->inner_corner.x,
+                  dy = (float)(y0 + j) + 0.5f - g->inner_corner.y;
+            float caruncle = rt_smoothstep(car0, car1, sqrtf(dx * dx + dy * dy));
+            dst[(size_t)j * stride + i] = like[k] * open[k] * caruncle;
+        }
+    free(buf);
+    rt_mask_circle(g->iris_center, iris_r, 1.0f, RT_MASK_MUL_INV, x0, y0, w, h, dst, stride);
+    return 0;
+}
+
+long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, float *cb, float *cr)
+{
+    double sw = 0, sy = 0, sb = 0, sr = 0;
+    long count = 0;
+    for (int e = 0; e < 2; e++) {
+        rt_eye_geometry g;
+        rt_eye_geometry_init(face, e, &g);
+        if (g.openness < 0.15f) continue;
+        rt_eye_refine_iris(img, &g);
+        int x0, y0, w, h;
+        if (!rt_eye_bounds(&g, 2.0f * g.px_per_mm, img->width, img->height, &x0, &y0, &w, &h))
+            continue;
+        size_t n = (size_t)w * h;
+        float *m = malloc(4 * n * sizeof *m);
+        if (!m) return rt_error(RT_ERR_NOMEM, "out of memory");
+        int err = rt_eye_sclera_mask(img, &g, x0, y0, w, h, m, (size_t)w);
+        if (err) {
+            free(m);
+            return err;
+        }
+        rt_roi_ycc(img, x0, y0, w, h, m + n, m + 2 * n, m + 3 * n);
+        for (size_t i = 0; i < n; i++) {
+            if (!(m[i] > 0.5f)) continue;
+            sw += m[i];
+            sy += m[i] * m[n + i];
+            sb += m[i] * m[2 * n + i];
+            sr += m[i] * m[3 * n + i];
+            count++;
+        }
+        free(m);
+    }
+    if (count == 0 || sw <= 0) return 0;
+    *y = (float)(sy / sw);
+    *cb = (float)(sb / sw);
+    *cr = (float)(sr / sw);
+    return count;
+}

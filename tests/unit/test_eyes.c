@@ -1,0 +1,509 @@
+/* Eye Vessels, White Teeth and Eye Brilliance on real photos (tests/data;
+ * ../shared/testimages when present): identity at 0, monotone in the
+ * slider, nothing outside the (dilated) region changes, resolution
+ * invariance, 1 vs 2 threads, several faces, no face, and each plugin's own
+ * check from PLUGINS.md.  The regions used for the checks are the refined
+ * ones of face/eye_regions.h and face/mouth_regions.h, computed on the
+ * input; their precision against hand-drawn outlines is test_regions_*.
+ */
+#include "core/colour.h"
+#include "core/error.h"
+#include "face/analysis.h"
+#include "face/eye_regions.h"
+#include "face/mouth_regions.h"
+#include "face/roi_filters.h"
+#include "filters/resample.h"
+#include "io/image_io.h"
+#include "retouch.h"
+#include "test_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rt_face_models *models;
+
+/* ---- running a plugin ---- */
+
+static char payload_buf[512];
+
+static const char *payload1(const char *plugin, const char *fields)
+{
+    snprintf(payload_buf, sizeof payload_buf,
+             "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{\"Plugin\":\"%s\","
+             "%s}]}",
+             plugin, fields);
+    return payload_buf;
+}
+
+/* Runs the payload on input with `threads` threads; returns the decoded
+ * PNG result.  *meta (when not NULL) gets result.json. */
+static rt_decoded *run(const char *payload, const char *input, int threads, json_t **meta)
+{
+    rt_payload *p = NULL;
+    if (rt_payload_parse(payload, strlen(payload), &p)) fail_msg("%s", rt_last_error());
+    rt_job *job = NULL;
+    rt_job_options opt = {.threads = threads};
+    const char *out = test_tmp("out.png");
+    int err = rt_job_create(p, &opt, &job);
+    if (!err) err = rt_job_run(job, input);
+    if (!err) err = rt_job_write(job, out);
+    if (err) fail_msg("%s: %s", input, rt_last_error());
+    if (meta) {
+        char *js = rt_job_metadata_json(job);
+        json_error_t jerr;
+        *meta = json_loads(js, 0, &jerr);
+        free(js);
+    }
+    rt_job_destroy(job);
+    rt_payload_destroy(p);
+    return test_decode(out);
+}
+
+static int has_warning(json_t *meta, const char *text)
+{
+    json_t *w = json_object_get(meta, "warnings");
+    for (size_t i = 0; i < json_array_size(w); i++)
+        if (strstr(json_string_value(json_array_get(w, i)), text)) return 1;
+    return 0;
+}
+
+static rt_face_analysis *analyse(const rt_image *im)
+{
+    rt_face_analysis *a;
+    if (rt_face_analysis_create(im, models, NULL, NULL, &a)) fail_msg("%s", rt_error_message());
+    return a;
+}
+
+/* Path of a test photo: tests/data, or the shared corpus (NULL: absent). */
+static const char *photo(const char *name, int shared)
+{
+    static char buf[1024];
+    const char *p = shared ? test_shared(name) : test_data(name);
+    if (!p) return NULL;
+    snprintf(buf, sizeof buf, "%s", p);
+    return buf;
+}
+
+/* ---- colour of one pixel ---- */
+
+static void lab_at(const rt_image *im, size_t i, float *L, float *a, float *b)
+{
+    rt_linear_rgb_to_lab(rt_srgb_to_linear_exact(rt_image_plane(im, 0)[i]),
+                         rt_srgb_to_linear_exact(rt_image_plane(im, 1)[i]),
+                         rt_srgb_to_linear_exact(rt_image_plane(im, 2)[i]), L, a, b);
+}
+
+static float max_diff_at(const rt_image *x, const rt_image *y, size_t i)
+{
+    float m = 0;
+    for (int c = 0; c < 3; c++)
+        m = fmaxf(m, fabsf(rt_image_plane(x, c)[i] - rt_image_plane(y, c)[i]));
+    return m;
+}
+
+/* A region of the whole image: full-size mask, 0 outside the rectangles. */
+typedef struct region {
+    int w, h;
+    float *m;
+} region;
+
+static region region_new(const rt_image *im)
+{
+    region r = {im->width, im->height, calloc(rt_image_pixels(im), sizeof(float))};
+    assert_non_null(r.m);
+    return r;
+}
+
+/* Max of a rectangle's mask into the region. */
+static void region_add(region *r, int x0, int y0, int w, int h, const float *m)
+{
+    for (int j = 0; j < h; j++)
+        for (int i = 0; i < w; i++) {
+            float *d = &r->m[(size_t)(y0 + j) * r->w + x0 + i];
+            *d = fmaxf(*d, m[(size_t)j * w + i]);
+        }
+}
+
+static void region_dilate(region *r, int radius)
+{
+    float *tmp = malloc(rt_image_pixels(&(rt_image){.width = r->w, .height = r->h}) * sizeof *tmp);
+    assert_non_null(tmp);
+    rt_roi_max_filter(r->m, r->w, r->h, radius, tmp);
+    free(tmp);
+}
+
+/* Pixels changed where the region is 0. */
+static size_t changed_outside(const rt_image *in, const rt_image *out, const region *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rt_image_pixels(in); i++)
+        if (!(r->m[i] > 0) && max_diff_at(in, out, i) > 0) n++;
+    return n;
+}
+
+/* The sclera of every open eye of every face, refined on the image. */
+static region sclera_region(const rt_image *im, const rt_face_analysis *a)
+{
+    region r = region_new(im);
+    for (int f = 0; f < a->nfaces; f++)
+        for (int e = 0; e < 2; e++) {
+            rt_eye_geometry g;
+            rt_eye_geometry_init(&a->faces[f], e, &g);
+            if (g.openness < 0.15f || g.width < 8.0f) continue;
+            rt_eye_refine_iris(im, &g);
+            int x0, y0, w, h;
+            if (!rt_eye_bounds(&g, (RT_EYE_OPENING_SLACK_MM + 0.2f) * g.px_per_mm + 2.0f, im->width,
+                               im->height, &x0, &y0, &w, &h))
+                continue;
+            float *m = malloc((size_t)w * h * sizeof *m);
+            assert_int_equal(rt_eye_sclera_mask(im, &g, x0, y0, w, h, m, (size_t)w), 0);
+            region_add(&r, x0, y0, w, h, m);
+            free(m);
+        }
+    return r;
+}
+
+/* Sum over the region (mask > 0.5) of max(0, a* - ref). */
+static double a_excess(const rt_image *im, const region *r, float ref)
+{
+    double s = 0;
+    for (size_t i = 0; i < rt_image_pixels(im); i++) {
+        if (!(r->m[i] > 0.5f)) continue;
+        float L, a, b;
+        lab_at(im, i, &L, &a, &b);
+        s += fmax(0.0, a - ref);
+    }
+    return s;
+}
+
+static float a_percentile(const rt_image *im, const region *r, float q)
+{
+    size_t n = rt_image_pixels(im), k = 0;
+    float *v = malloc(n * sizeof *v), *wt = malloc(n * sizeof *wt);
+    for (size_t i = 0; i < n; i++) {
+        float L, a, b;
+        wt[i] = r->m[i];
+        if (r->m[i] > 0.5f)
+            lab_at(im, i, &L, &a, &b), k++;
+        else
+            a = 0;
+        v[i] = a;
+    }
+    assert_true(k > 0);
+    float p = rt_roi_percentile(v, wt, n, q, -60, 60, 0);
+    free(v);
+    free(wt);
+    return p;
+}
+
+/* ---- Eye Vessels ---- */
+
+static const char *EV0 = "\"Alpha1\":0";
+
+static void ev_identity_at_zero(void **state)
+{
+    (void)state;
+    const char *in = photo("canada_110m_900.jpg", 0);
+    rt_decoded *d = test_decode(in);
+    json_t *meta;
+    rt_decoded *o = run(payload1("Eye Vessels", EV0), in, 0, &meta);
+    assert_true(test_max_abs_diff(d->image, o->image) == 0.0);
+    json_decref(meta);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+typedef struct ev_result {
+    double excess_in, excess[3]; /* at Blend 0.5, 1 */
+} ev_result;
+
+/* The PLUGINS.md check on one photo: sclera a* excess (above the input's
+ * 30th percentile of sclera a*) down >= 70 % at Blend 1 and monotone;
+ * nothing outside the sclera (dilated 2 px) changes, so iris, caruncle,
+ * lids and skin are untouched; mean sclera L* rises <= 3. */
+static void check_eye_vessels(const char *in, double min_reduction)
+{
+    rt_decoded *d = test_decode(in);
+    rt_face_analysis *a = analyse(d->image);
+    assert_true(a->nfaces >= 1);
+    region sc = sclera_region(d->image, a);
+    float ref = a_percentile(d->image, &sc, 0.3f);
+    double e0 = a_excess(d->image, &sc, ref);
+    const char *fields[2] = {"\"Alpha1\":0.5", "\"Alpha1\":1"};
+    double e[2];
+    region dil = region_new(d->image);
+    memcpy(dil.m, sc.m, rt_image_pixels(d->image) * sizeof *dil.m);
+    region_dilate(&dil, 2);
+    for (int k = 0; k < 2; k++) {
+        rt_decoded *o = run(payload1("Eye Vessels", fields[k]), in, 0, NULL);
+        e[k] = a_excess(o->image, &sc, ref);
+        assert_int_equal(changed_outside(d->image, o->image, &dil), 0);
+        double l0 = 0, l1 = 0, cnt = 0;
+        for (size_t i = 0; i < rt_image_pixels(d->image); i++) {
+            if (!(sc.m[i] > 0.5f)) continue;
+            float L, aa, b;
+            lab_at(d->image, i, &L, &aa, &b);
+            l0 += L;
+            lab_at(o->image, i, &L, &aa, &b);
+            l1 += L;
+            cnt++;
+        }
+        print_message("%s Blend %s: a* excess %.0f -> %.0f (%.0f %% removed), sclera L* %+.2f\n",
+                      in, fields[k], e0, e[k], 100 * (1 - e[k] / e0), (l1 - l0) / cnt);
+        assert_true((l1 - l0) / cnt <= 3.0);
+        rt_decoded_destroy(o);
+    }
+    assert_true(e[0] < e0 && e[1] < e[0]);
+    assert_true(1 - e[1] / e0 >= min_reduction);
+    free(dil.m);
+    free(sc.m);
+    rt_face_analysis_destroy(a);
+    rt_decoded_destroy(d);
+}
+
+static void ev_reddish_sclera(void **state)
+{
+    (void)state;
+    check_eye_vessels(photo("canada_110m_900.jpg", 0), 0.70);
+    const char *big = photo("studio_canada_110m_flash.jpg", 1);
+    if (big)
+        check_eye_vessels(big, 0.70);
+    else
+        print_message("../shared/testimages absent: full-size canada_110m skipped\n");
+}
+
+static void ev_other_eyes(void **state)
+{
+    (void)state;
+    check_eye_vessels(photo("london_012_800.jpg", 0), 0.70);
+    const char *w = photo("closeup_woman_portrait_makeup.jpg", 1);
+    if (w) check_eye_vessels(w, 0.70);
+}
+
+/* SSIM (8-bit scale constants, 7x7 box windows) of two planes inside a
+ * rectangle. */
+static double ssim_rect(const float *x, const float *y, int stride, int x0, int y0, int w, int h)
+{
+    const double C1 = 0.0001, C2 = 0.0009; /* (0.01)^2, (0.03)^2 on [0,1] */
+    double s = 0;
+    int n = 0;
+    for (int j = y0 + 3; j < y0 + h - 3; j++)
+        for (int i = x0 + 3; i < x0 + w - 3; i++) {
+            double mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+            for (int v = -3; v <= 3; v++)
+                for (int u = -3; u <= 3; u++) {
+                    double a = x[(size_t)(j + v) * stride + i + u],
+                           b = y[(size_t)(j + v) * stride + i + u];
+                    mx += a, my += b, xx += a * a, yy += b * b, xy += a * b;
+                }
+            mx /= 49, my /= 49;
+            double vx = xx / 49 - mx * mx, vy = yy / 49 - my * my, cxy = xy / 49 - mx * my;
+            s +=
+                ((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx * mx + my * my + C1) * (vx + vy + C2));
+            n++;
+        }
+    return n ? s / n : 1.0;
+}
+
+/* Full size vs half size: the full result scaled down matches the half
+ * result (SSIM >= 0.98 in the eye rectangles) and the correction has the
+ * same size (sclera a* excess removed within 15 points). */
+static void check_resolution(const char *plugin, const char *fields, const char *in, int use_sclera)
+{
+    rt_decoded *d = test_decode(in);
+    rt_image *half;
+    int side = (d->image->width > d->image->height ? d->image->width : d->image->height) / 2;
+    assert_int_equal(rt_downscale(d->image, side, &half), 0);
+    const char *half_path = test_tmp("half.png");
+    test_write_image(half, half_path);
+    rt_image_destroy(half);
+    rt_decoded *hin = test_decode(half_path);
+    rt_decoded *full_out = run(payload1(plugin, fields), in, 0, NULL);
+    rt_decoded *half_out = run(payload1(plugin, fields), half_path, 0, NULL);
+    rt_image *full_small;
+    assert_int_equal(rt_downscale(full_out->image, side, &full_small), 0);
+    assert_int_equal(full_small->width, hin->image->width);
+    rt_face_analysis *a = analyse(hin->image);
+    assert_true(a->nfaces >= 1);
+    region r = region_new(hin->image);
+    if (use_sclera) {
+        region sc = sclera_region(hin->image, a);
+        memcpy(r.m, sc.m, rt_image_pixels(hin->image) * sizeof *r.m);
+        free(sc.m);
+    } else {
+        for (int f = 0; f < a->nfaces; f++) {
+            int x0, y0, w, h;
+            if (!rt_mouth_bounds(&a->faces[f], 1.0f, hin->image->width, hin->image->height, &x0,
+                                 &y0, &w, &h))
+                continue;
+            float *m = malloc((size_t)w * h * sizeof *m);
+            assert_int_equal(
+                rt_mouth_teeth_mask(hin->image, &a->faces[f], x0, y0, w, h, m, (size_t)w), 0);
+            region_add(&r, x0, y0, w, h, m);
+            free(m);
+        }
+    }
+    /* SSIM over the bounding box of the region */
+    int bx0 = r.w, by0 = r.h, bx1 = 0, by1 = 0;
+    for (int j = 0; j < r.h; j++)
+        for (int i = 0; i < r.w; i++)
+            if (r.m[(size_t)j * r.w + i] > 0.5f) {
+                bx0 = i < bx0 ? i : bx0, by0 = j < by0 ? j : by0;
+                bx1 = i > bx1 ? i : bx1, by1 = j > by1 ? j : by1;
+            }
+    assert_true(bx1 > bx0 + 8 && by1 > by0 + 6);
+    double ss = 0;
+    for (int c = 0; c < 3; c++)
+        ss += ssim_rect(rt_image_plane(full_small, c), rt_image_plane(half_out->image, c), r.w,
+                        bx0 - 3, by0 - 3, bx1 - bx0 + 7, by1 - by0 + 7) /
+              3;
+    /* how much each changed, in the region: mean |out - in| */
+    double ch_full = 0, ch_half = 0, cnt = 0;
+    rt_image *in_small;
+    assert_int_equal(rt_downscale(d->image, side, &in_small), 0);
+    for (size_t i = 0; i < rt_image_pixels(hin->image); i++) {
+        if (!(r.m[i] > 0.5f)) continue;
+        for (int c = 0; c < 3; c++) {
+            ch_full += fabs(rt_image_plane(full_small, c)[i] - rt_image_plane(in_small, c)[i]);
+            ch_half +=
+                fabs(rt_image_plane(half_out->image, c)[i] - rt_image_plane(hin->image, c)[i]);
+        }
+        cnt++;
+    }
+    print_message("%s %s: full vs half SSIM %.4f, mean change full %.4f half %.4f\n", plugin, in,
+                  ss, ch_full / cnt, ch_half / cnt);
+    assert_true(ss >= 0.98);
+    assert_true(ch_half > 0.5 * ch_full && ch_half < 2.0 * ch_full);
+    rt_image_destroy(in_small);
+    free(r.m);
+    rt_face_analysis_destroy(a);
+    rt_image_destroy(full_small);
+    rt_decoded_destroy(full_out);
+    rt_decoded_destroy(half_out);
+    rt_decoded_destroy(hin);
+    rt_decoded_destroy(d);
+}
+
+static void ev_resolution(void **state)
+{
+    (void)state;
+    check_resolution("Eye Vessels", "\"Alpha1\":1", photo("canada_110m_900.jpg", 0), 1);
+}
+
+static void check_threads(const char *plugin, const char *fields, const char *in)
+{
+    rt_decoded *a = run(payload1(plugin, fields), in, 1, NULL);
+    rt_decoded *b = run(payload1(plugin, fields), in, 2, NULL);
+    assert_true(test_max_abs_diff(a->image, b->image) == 0.0);
+    rt_decoded_destroy(a);
+    rt_decoded_destroy(b);
+}
+
+static void ev_threads(void **state)
+{
+    (void)state;
+    check_threads("Eye Vessels", "\"Alpha1\":1", photo("canada_110m_900.jpg", 0));
+}
+
+/* Two portraits side by side: both faces are treated, each as alone. */
+static const char *two_faces(const char *a, const char *b)
+{
+    rt_decoded *x = test_decode(test_data(a)), *y = test_decode(test_data(b));
+    int w = x->image->width + y->image->width,
+        h = x->image->height > y->image->height ? x->image->height : y->image->height;
+    rt_image *im;
+    assert_int_equal(rt_image_create(w, h, 3, &im), 0);
+    for (int c = 0; c < 3; c++) {
+        for (int j = 0; j < x->image->height; j++)
+            memcpy(rt_image_plane(im, c) + (size_t)j * w,
+                   rt_image_plane(x->image, c) + (size_t)j * x->image->width,
+                   (size_t)x->image->width * sizeof(float));
+        for (int j = 0; j < y->image->height; j++)
+            memcpy(rt_image_plane(im, c) + (size_t)j * w + x->image->width,
+                   rt_image_plane(y->image, c) + (size_t)j * y->image->width,
+                   (size_t)y->image->width * sizeof(float));
+    }
+    const char *path = test_tmp("two.png");
+    test_write_image(im, path);
+    rt_image_destroy(im);
+    rt_decoded_destroy(x);
+    rt_decoded_destroy(y);
+    return path;
+}
+
+/* Mean |out - in| over each half of the image. */
+static void change_per_half(const rt_image *in, const rt_image *out, int split, double ch[2])
+{
+    ch[0] = ch[1] = 0;
+    for (int j = 0; j < in->height; j++)
+        for (int i = 0; i < in->width; i++)
+            ch[i >= split] += max_diff_at(in, out, (size_t)j * in->width + i);
+}
+
+static void ev_two_faces(void **state)
+{
+    (void)state;
+    const char *in = two_faces("canada_110m_900.jpg", "london_012_800.jpg");
+    rt_decoded *d = test_decode(in);
+    rt_decoded *o = run(payload1("Eye Vessels", "\"Alpha1\":1"), in, 0, NULL);
+    double ch[2];
+    change_per_half(d->image, o->image, 675, ch);
+    print_message("two faces: change left %.2f right %.2f\n", ch[0], ch[1]);
+    assert_true(ch[0] > 1.0 && ch[1] > 1.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+static void check_no_face(const char *plugin, const char *fields)
+{
+    const char *in = photo("noface_mairi_backdrop.jpg", 0);
+    rt_decoded *d = test_decode(in);
+    json_t *meta;
+    rt_decoded *o = run(payload1(plugin, fields), in, 0, &meta);
+    assert_true(test_max_abs_diff(d->image, o->image) == 0.0);
+    assert_true(has_warning(meta, "no face"));
+    json_decref(meta);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+static void ev_no_face(void **state)
+{
+    (void)state;
+    check_no_face("Eye Vessels", "\"Alpha1\":1");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    rt_init("test_eyes");
+    if (rt_face_models_load(NULL, &models))
+        fail_msg("%s (run scripts/fetch-models)", rt_error_message());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rt_face_models_destroy(models);
+    test_tmpdir_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ev_identity_at_zero), cmocka_unit_test(ev_reddish_sclera),
+        cmocka_unit_test(ev_other_eyes),       cmocka_unit_test(ev_resolution),
+        cmocka_unit_test(ev_threads),          cmocka_unit_test(ev_two_faces),
+        cmocka_unit_test(ev_no_face),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
