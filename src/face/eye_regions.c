@@ -303,15 +303,18 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
 
 long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, float *cb, float *cr)
 {
-    double sw = 0, sy = 0, sb = 0, sr = 0;
+    double sw = 0, sb = 0, sr = 0;
     long count = 0;
+    enum { BINS = 256 };
+    double hist[BINS] = {0};
     for (int e = 0; e < 2; e++) {
         rt_eye_geometry g;
         rt_eye_geometry_init(face, e, &g);
-        if (g.openness < 0.15f) continue;
+        if (g.openness < 0.15f || g.width < 8.0f) continue;
         rt_eye_refine_iris(img, &g);
         int x0, y0, w, h;
-        if (!rt_eye_bounds(&g, 2.0f * g.px_per_mm, img->width, img->height, &x0, &y0, &w, &h))
+        if (!rt_eye_bounds(&g, (RT_EYE_OPENING_SLACK_MM + 0.2f) * g.px_per_mm + 2.0f, img->width,
+                           img->height, &x0, &y0, &w, &h))
             continue;
         size_t n = (size_t)w * h;
         float *m = malloc(4 * n * sizeof *m);
@@ -324,8 +327,10 @@ long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, f
         rt_roi_ycc(img, x0, y0, w, h, m + n, m + 2 * n, m + 3 * n);
         for (size_t i = 0; i < n; i++) {
             if (!(m[i] > 0.5f)) continue;
+            float v = m[n + i];
+            int b = (int)(v * BINS);
+            hist[b < 0 ? 0 : (b >= BINS ? BINS - 1 : b)] += m[i];
             sw += m[i];
-            sy += m[i] * m[n + i];
             sb += m[i] * m[2 * n + i];
             sr += m[i] * m[3 * n + i];
             count++;
@@ -333,7 +338,11 @@ long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, f
         free(m);
     }
     if (count == 0 || sw <= 0) return 0;
-    *y = (float)(sy / sw);
+    double acc = 0;
+    int b = 0;
+    while (b < BINS - 1 && (acc += hist[b]) < 0.9 * sw)
+        b++;
+    *y = ((float)b + 0.5f) / BINS;
     *cb = (float)(sb / sw);
     *cr = (float)(sr / sw);
     return count;

@@ -65,9 +65,10 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
 int rt_eye_iris_mask(const rt_eye_geometry *g, float radius_scale, int x0, int y0, int w, int h,
                      float *dst, size_t stride);
 
-/* Mean Y, Cb, Cr (roi_filters.h) of the sclera of both open eyes of a
- * face; returns the number of sclera pixels used (0: no open eye, outputs
- * untouched), or a negative error. */
+/* The sclera of both open eyes of a face: its lit level (the 90th
+ * percentile of Y: the shaded part under the lid says little about the
+ * light) and mean Cb, Cr (roi_filters.h); returns the number of sclera pixels used (0: no open eye,
+ * outputs untouched), or a negative error. */
 long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, float *cb,
                            float *cr);
 

@@ -74,29 +74,35 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
     if (rt_mouth_openness(f) < 0.04f) return 0;
     rt_point2 pts[MAX_LIP_POINTS];
     int np = inner_lips(f, pts);
-    float *buf = malloc(7 * n * sizeof *buf);
+    float *buf = malloc(8 * n * sizeof *buf);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for a teeth mask");
     float *Y = buf, *Cb = buf + n, *Cr = buf + 2 * n, *open = buf + 3 * n, *lips = buf + 4 * n,
-          *like = buf + 5 * n, *tmp = buf + 6 * n;
+          *like = buf + 5 * n, *tmp = buf + 6 * n, *core = buf + 7 * n;
     rt_roi_ycc(img, x0, y0, w, h, Y, Cb, Cr);
-    /* the opening, grown 0.4 mm (the landmarks lag the lips in a smile;
-     * colour decides inside); lips: a ring 0.6-1.6 mm outside it */
+    /* core: the inner-lip outline; open: how far teeth may reach (the
+     * landmarks lag the lips in a smile: colour decides there, grown from
+     * the core); lips: a ring 0.2-1.2 mm outside that */
     int err =
-        rt_mask_polygon(pts, np, 0.4f * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h, open, (size_t)w);
+        rt_mask_polygon(pts, np, 0.2f * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h, core, (size_t)w);
     if (!err)
-        err =
-            rt_mask_polygon(pts, np, 1.6f * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h, lips, (size_t)w);
+        err = rt_mask_polygon(pts, np, RT_MOUTH_SLACK_MM * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h,
+                              open, (size_t)w);
     if (!err)
-        err = rt_mask_polygon(pts, np, 0.6f * ppm, 1.0f, RT_MASK_MUL_INV, x0, y0, w, h, lips,
-                              (size_t)w);
+        err = rt_mask_polygon(pts, np, (RT_MOUTH_SLACK_MM + 1.2f) * ppm, 1.0f, RT_MASK_SET, x0, y0,
+                              w, h, lips, (size_t)w);
+    if (!err)
+        err = rt_mask_polygon(pts, np, (RT_MOUTH_SLACK_MM + 0.2f) * ppm, 1.0f, RT_MASK_MUL_INV, x0,
+                              y0, w, h, lips, (size_t)w);
     if (err) {
         free(buf);
         return err;
     }
-    /* the teeth's own colour: the brightest tenth of the opening */
-    float yt = rt_roi_percentile(Y, open, n, 0.9f, 0.0f, 1.0f, -1.0f);
+    /* the teeth's own colour: the brightest tenth of the opening; the dark
+     * interior: its darkest tenth */
+    float yt = rt_roi_percentile(Y, core, n, 0.9f, 0.0f, 1.0f, -1.0f);
+    float ydark = rt_roi_percentile(Y, core, n, 0.1f, 0.0f, 1.0f, 0.0f);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = (open[i] > 0.5f && Y[i] >= yt - 0.05f) ? 1.0f : 0.0f;
+        tmp[i] = (core[i] > 0.5f && Y[i] >= yt - 0.05f) ? 1.0f : 0.0f;
     float crt = rt_roi_percentile(Cr, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
     float ylip = rt_roi_percentile(Y, lips, n, 0.5f, 0.0f, 1.0f, -1.0f);
     float crlip = rt_roi_percentile(Cr, lips, n, 0.5f, -0.5f, 0.5f, 0.0f);
@@ -106,15 +112,23 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
         free(buf);
         return 0;
     }
-    /* redness between teeth and lips/gums: half way is the border */
-    float red_gap = fmaxf(0.03f, crlip - crt);
+    /* lightness between the dark interior and the teeth, redness between
+     * the teeth and the lips (gums and tongue are as red as lips) */
+    const float ylo = fmaxf(ydark, 0.0f), gap = yt - ylo;
+    const float red_gap = fmaxf(0.03f, crlip - crt);
+    /* strict: surely teeth (the seeds); loose: what the teeth may grow
+     * into (their shaded, yellower, gum-tinted edges) */
     for (size_t i = 0; i < n; i++) {
-        float bright = rt_smoothstep(ylip + 0.2f * (yt - ylip), ylip + 0.5f * (yt - ylip), Y[i]);
-        float not_red = 1.0f - rt_smoothstep(crt + 0.3f * red_gap, crt + 0.6f * red_gap, Cr[i]);
         float chroma = sqrtf(Cb[i] * Cb[i] + Cr[i] * Cr[i]);
-        float neutral = 1.0f - rt_smoothstep(0.10f, 0.16f, chroma);
         float lit = rt_smoothstep(0.18f, 0.28f, Y[i]);
-        like[i] = bright * not_red * neutral * lit * open[i];
+        float strict = rt_smoothstep(ylo + 0.2f * gap, ylo + 0.4f * gap, Y[i]) *
+                       (1.0f - rt_smoothstep(crt + 0.4f * red_gap, crt + 0.75f * red_gap, Cr[i])) *
+                       (1.0f - rt_smoothstep(0.14f, 0.22f, chroma));
+        float loose = rt_smoothstep(ylo + 0.05f * gap, ylo + 0.25f * gap, Y[i]) *
+                      (1.0f - rt_smoothstep(crt + 0.55f * red_gap, crt + 0.9f * red_gap, Cr[i])) *
+                      (1.0f - rt_smoothstep(0.18f, 0.26f, chroma));
+        like[i] = strict * lit * open[i];
+        lips[i] = loose * lit * open[i];
     }
     /* opening: specks narrower than ~0.3 mm go */
     int ro = (int)lrintf(0.15f * ppm);
@@ -122,6 +136,19 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
         rt_roi_min_filter(like, w, h, ro, tmp);
         rt_roi_max_filter(like, w, h, ro, tmp);
     }
+    /* grown from the surest teeth inside the inner-lip outline through
+     * teeth-coloured pixels
+     * (reconstruction by dilation), at most the slack */
+    for (size_t i = 0; i < n; i++)
+        core[i] *= like[i];
+    int steps = (int)ceilf((RT_MOUTH_SLACK_MM - 0.2f) * ppm);
+    for (int it = 0; it < steps; it++) {
+        rt_roi_max_filter(core, w, h, 1, tmp);
+        for (size_t i = 0; i < n; i++)
+            core[i] = fminf(core[i], lips[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        like[i] = core[i];
     double area = 0;
     for (size_t i = 0; i < n; i++)
         area += like[i] * open[i];

@@ -20,6 +20,10 @@
 
 #include <stddef.h>
 
+/* How far outside the inner-lip outline teeth are looked for; rectangles
+ * for rt_mouth_teeth_mask need this much padding. */
+#define RT_MOUTH_SLACK_MM 2.5f
+
 /* Mouth opening height / mouth width (0 closed). */
 float rt_mouth_openness(const rt_face *face);
 

@@ -7,12 +7,14 @@ extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_eye_vessels;
 extern const rt_plugin rt_plugin_face_detection;
+extern const rt_plugin rt_plugin_white_teeth;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
     &rt_plugin_eye_vessels,
     &rt_plugin_face_detection,
+    &rt_plugin_white_teeth,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;

@@ -81,7 +81,7 @@ int main(int argc, char **argv)
             free(ir);
         }
         int x0, y0, w, h;
-        if (rt_mouth_bounds(face, 1.5f, img->width, img->height, &x0, &y0, &w, &h)) {
+        if (rt_mouth_bounds(face, RT_MOUTH_SLACK_MM + 0.3f, img->width, img->height, &x0, &y0, &w, &h)) {
             float *m = malloc((size_t)w * h * sizeof *m);
             rt_mouth_teeth_mask(img, face, x0, y0, w, h, m, (size_t)w);
             float blue[3] = {0, 0.3f, 1};

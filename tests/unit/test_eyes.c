@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "face/analysis.h"
 #include "face/eye_regions.h"
+#include "face/regions.h"
 #include "face/mouth_regions.h"
 #include "face/roi_filters.h"
 #include "filters/resample.h"
@@ -480,6 +481,183 @@ static void ev_no_face(void **state)
     check_no_face("Eye Vessels", "\"Alpha1\":1");
 }
 
+/* ---- White Teeth ---- */
+
+/* The teeth of every face, refined on the image. */
+static region teeth_region(const rt_image *im, const rt_face_analysis *a)
+{
+    region r = region_new(im);
+    for (int f = 0; f < a->nfaces; f++) {
+        int x0, y0, w, h;
+        if (!rt_mouth_bounds(&a->faces[f], RT_MOUTH_SLACK_MM + 0.3f, im->width, im->height, &x0,
+                             &y0, &w, &h))
+            continue;
+        float *m = malloc((size_t)w * h * sizeof *m);
+        assert_int_equal(rt_mouth_teeth_mask(im, &a->faces[f], x0, y0, w, h, m, (size_t)w), 0);
+        region_add(&r, x0, y0, w, h, m);
+        free(m);
+    }
+    return r;
+}
+
+/* Mean L*, b* over the region (mask > 0.5). */
+static void mean_lab(const rt_image *im, const region *r, double *L, double *b)
+{
+    double sl = 0, sb = 0, n = 0;
+    for (size_t i = 0; i < rt_image_pixels(im); i++) {
+        if (!(r->m[i] > 0.5f)) continue;
+        float l, a, bb;
+        lab_at(im, i, &l, &a, &bb);
+        sl += l, sb += bb, n++;
+    }
+    assert_true(n > 0);
+    *L = sl / n, *b = sb / n;
+}
+
+/* Mean CIE76 colour difference over pixels of `where` (> 0.5). */
+static double mean_delta_e(const rt_image *x, const rt_image *y, const region *where)
+{
+    double s = 0, n = 0;
+    for (size_t i = 0; i < rt_image_pixels(x); i++) {
+        if (!(where->m[i] > 0.5f)) continue;
+        float l0, a0, b0, l1, a1, b1;
+        lab_at(x, i, &l0, &a0, &b0);
+        lab_at(y, i, &l1, &a1, &b1);
+        s += sqrt((l1 - l0) * (l1 - l0) + (a1 - a0) * (a1 - a0) + (b1 - b0) * (b1 - b0));
+        n++;
+    }
+    return n ? s / n : 0;
+}
+
+static void wt_identity_at_zero(void **state)
+{
+    (void)state;
+    const char *in = photo("city_smile.jpg", 0);
+    rt_decoded *d = test_decode(in);
+    rt_decoded *o = run(payload1("White Teeth", "\"Alpha1\":0,\"Alpha2\":0"), in, 0, NULL);
+    assert_true(test_max_abs_diff(d->image, o->image) == 0.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+/* PLUGINS.md: teeth b* down with Whiten, L* up with Brighten, each
+ * monotone; lips and gums unchanged (mean dE < 1 over the lip region and
+ * the reddish parts of the opening, away from the teeth; nothing outside
+ * the teeth mask dilated 2 px changes at all); no "veneer": the teeth stay
+ * darker than the eye whites when they were. */
+static void check_white_teeth(const char *in)
+{
+    rt_decoded *d = test_decode(in);
+    rt_face_analysis *a = analyse(d->image);
+    assert_true(a->nfaces >= 1);
+    region t = teeth_region(d->image, a);
+    region dil = region_new(d->image), lips = region_new(d->image);
+    memcpy(dil.m, t.m, rt_image_pixels(d->image) * sizeof *dil.m);
+    region_dilate(&dil, 2);
+    for (int f = 0; f < a->nfaces; f++) {
+        int x0, y0, w, h;
+        if (!rt_face_region_bounds(&a->faces[f], RT_REGION_LIPS, 0, d->image->width,
+                                   d->image->height, &x0, &y0, &w, &h))
+            continue;
+        float *m = malloc((size_t)w * h * sizeof *m);
+        assert_int_equal(
+            rt_face_region_mask(&a->faces[f], RT_REGION_LIPS, 0, x0, y0, w, h, m, (size_t)w), 0);
+        region_add(&lips, x0, y0, w, h, m);
+        free(m);
+    }
+    /* lips and gums: the lip region, and the opening's red pixels, away
+     * from the teeth */
+    for (size_t i = 0; i < rt_image_pixels(d->image); i++)
+        if (dil.m[i] > 0) lips.m[i] = 0;
+    double L0, b0;
+    mean_lab(d->image, &t, &L0, &b0);
+    region sc = sclera_region(d->image, a);
+    double Ls = 0, bs = 0;
+    mean_lab(d->image, &sc, &Ls, &bs);
+    const char *fields[5] = {"\"Alpha1\":0.5,\"Alpha2\":0", "\"Alpha1\":1,\"Alpha2\":0",
+                             "\"Alpha1\":0,\"Alpha2\":0.5", "\"Alpha1\":0,\"Alpha2\":1",
+                             "\"Alpha1\":1,\"Alpha2\":1"};
+    double L[5], b[5];
+    for (int k = 0; k < 5; k++) {
+        rt_decoded *o = run(payload1("White Teeth", fields[k]), in, 0, NULL);
+        mean_lab(o->image, &t, &L[k], &b[k]);
+        double de = mean_delta_e(d->image, o->image, &lips);
+        print_message("%s %s: teeth L* %.1f -> %.1f, b* %.1f -> %.1f (sclera L* %.1f b* %.1f); "
+                      "lips dE %.3f\n",
+                      in, fields[k], L0, L[k], b0, b[k], Ls, bs, de);
+        assert_true(de < 1.0);
+        assert_int_equal(changed_outside(d->image, o->image, &dil), 0);
+        rt_decoded_destroy(o);
+    }
+    /* Whiten: b* down, monotone, L* about kept */
+    assert_true(b[0] < b0 - 0.5 && b[1] < b[0] - 0.5);
+    assert_true(fabs(L[1] - L0) < 2.0);
+    /* Brighten: L* up, monotone, b* about kept */
+    assert_true(L[2] > L0 + 0.5 && L[3] > L[2] + 0.5);
+    assert_true(fabs(b[3] - b0) < 1.5);
+    /* no veneer: darker than the eye whites stays darker */
+    if (L0 < Ls) assert_true(L[4] < Ls);
+    free(sc.m);
+    free(lips.m);
+    free(dil.m);
+    free(t.m);
+    rt_face_analysis_destroy(a);
+    rt_decoded_destroy(d);
+}
+
+static void wt_teeth(void **state)
+{
+    (void)state;
+    check_white_teeth(photo("city_smile.jpg", 0));
+    check_white_teeth(photo("headshot_obama_official_smile.jpg", 0));
+}
+
+static void wt_closed_mouth(void **state)
+{
+    (void)state;
+    const char *in = photo("london_136_800.jpg", 0);
+    rt_decoded *d = test_decode(in);
+    json_t *meta;
+    rt_decoded *o = run(payload1("White Teeth", "\"Alpha1\":1,\"Alpha2\":1"), in, 0, &meta);
+    assert_true(test_max_abs_diff(d->image, o->image) == 0.0);
+    assert_true(has_warning(meta, "no teeth"));
+    json_decref(meta);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+static void wt_resolution(void **state)
+{
+    (void)state;
+    check_resolution("White Teeth", "\"Alpha1\":1,\"Alpha2\":1", photo("city_smile.jpg", 0), 0);
+}
+
+static void wt_threads(void **state)
+{
+    (void)state;
+    check_threads("White Teeth", "\"Alpha1\":1,\"Alpha2\":1", photo("city_smile.jpg", 0));
+}
+
+static void wt_two_faces(void **state)
+{
+    (void)state;
+    const char *in = two_faces("city_smile.jpg", "headshot_obama_official_smile.jpg");
+    rt_decoded *d = test_decode(in);
+    rt_decoded *o = run(payload1("White Teeth", "\"Alpha1\":1,\"Alpha2\":1"), in, 0, NULL);
+    double ch[2];
+    change_per_half(d->image, o->image, 1200, ch);
+    print_message("two faces: change left %.2f right %.2f\n", ch[0], ch[1]);
+    assert_true(ch[0] > 1.0 && ch[1] > 1.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+static void wt_no_face(void **state)
+{
+    (void)state;
+    check_no_face("White Teeth", "\"Alpha1\":1,\"Alpha2\":1");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -500,10 +678,20 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ev_identity_at_zero), cmocka_unit_test(ev_reddish_sclera),
-        cmocka_unit_test(ev_other_eyes),       cmocka_unit_test(ev_resolution),
-        cmocka_unit_test(ev_threads),          cmocka_unit_test(ev_two_faces),
+        cmocka_unit_test(ev_identity_at_zero),
+        cmocka_unit_test(ev_reddish_sclera),
+        cmocka_unit_test(ev_other_eyes),
+        cmocka_unit_test(ev_resolution),
+        cmocka_unit_test(ev_threads),
+        cmocka_unit_test(ev_two_faces),
         cmocka_unit_test(ev_no_face),
+        cmocka_unit_test(wt_identity_at_zero),
+        cmocka_unit_test(wt_teeth),
+        cmocka_unit_test(wt_closed_mouth),
+        cmocka_unit_test(wt_resolution),
+        cmocka_unit_test(wt_threads),
+        cmocka_unit_test(wt_two_faces),
+        cmocka_unit_test(wt_no_face),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
