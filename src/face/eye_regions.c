@@ -347,3 +347,45 @@ long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, f
     *cr = (float)(sr / sw);
     return count;
 }
+
+float rt_eye_pupil_radius(const rt_image *img, const rt_eye_geometry *g)
+{
+    enum { BINS = 20 };
+    const float R = g->iris_radius;
+    double sum[BINS] = {0}, cnt[BINS] = {0};
+    int x0 = (int)floorf(g->iris_center.x - R), x1 = (int)ceilf(g->iris_center.x + R);
+    int y0 = (int)floorf(g->iris_center.y - R), y1 = (int)ceilf(g->iris_center.y + R);
+    x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > img->width ? img->width : x1, y1 = y1 > img->height ? img->height : y1;
+    const float margin = fmaxf(1.0f, 0.05f * R);
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            float px = (float)x + 0.5f, py = (float)y + 0.5f;
+            float r = hypotf(px - g->iris_center.x, py - g->iris_center.y) / R;
+            if (r >= 1.0f || opening_distance(g, px, py) < margin) continue;
+            size_t o = (size_t)y * img->width + x;
+            float v = 0.299f * rt_image_plane(img, 0)[o] + 0.587f * rt_image_plane(img, 1)[o] +
+                      0.114f * rt_image_plane(img, 2)[o];
+            if (v > 0.75f) continue; /* catchlight */
+            int b = (int)(r * BINS);
+            sum[b] += v;
+            cnt[b] += 1;
+        }
+    float prof[BINS];
+    for (int b = 0; b < BINS; b++)
+        prof[b] = cnt[b] > 0 ? (float)(sum[b] / cnt[b]) : -1.0f;
+    /* darkest bin up to 0.5 R; the iris level over 0.65-0.85 R */
+    float pmin = INFINITY, piris = 0;
+    int nir = 0;
+    for (int b = 0; b < BINS / 2; b++)
+        if (prof[b] >= 0) pmin = fminf(pmin, prof[b]);
+    for (int b = 13; b < 17; b++)
+        if (prof[b] >= 0) piris += prof[b], nir++;
+    if (!isfinite(pmin) || nir == 0) return 0.35f * R;
+    piris /= (float)nir;
+    float half = pmin + 0.5f * (piris - pmin);
+    for (int b = 3; b < 13; b++)
+        if (prof[b] >= 0 && prof[b] >= half && piris - pmin > 0.03f)
+            return fminf(fmaxf(((float)b + 0.5f) / BINS, 0.15f), 0.65f) * R;
+    return 0.35f * R;
+}

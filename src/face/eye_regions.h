@@ -65,6 +65,11 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
 int rt_eye_iris_mask(const rt_eye_geometry *g, float radius_scale, int x0, int y0, int w, int h,
                      float *dst, size_t stride);
 
+/* The pupil's radius in pixels: where the radial luminance profile of the
+ * visible iris (catchlights left out) climbs half way from its darkest
+ * (the pupil) to the iris' own level; 0.15-0.65 of the iris radius. */
+float rt_eye_pupil_radius(const rt_image *img, const rt_eye_geometry *g);
+
 /* The sclera of both open eyes of a face: its lit level (the 90th
  * percentile of Y: the shaded part under the lid says little about the
  * light) and mean Cb, Cr (roi_filters.h); returns the number of sclera pixels used (0: no open eye,

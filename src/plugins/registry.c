@@ -5,6 +5,7 @@
 
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
+extern const rt_plugin rt_plugin_eye_brilliance;
 extern const rt_plugin rt_plugin_eye_vessels;
 extern const rt_plugin rt_plugin_face_detection;
 extern const rt_plugin rt_plugin_white_teeth;
@@ -12,6 +13,7 @@ extern const rt_plugin rt_plugin_white_teeth;
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
+    &rt_plugin_eye_brilliance,
     &rt_plugin_eye_vessels,
     &rt_plugin_face_detection,
     &rt_plugin_white_teeth,

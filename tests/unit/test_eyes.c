@@ -171,6 +171,26 @@ static region sclera_region(const rt_image *im, const rt_face_analysis *a)
     return r;
 }
 
+/* The visible iris (refined circle) of every open eye. */
+static region iris_region(const rt_image *im, const rt_face_analysis *a)
+{
+    region r = region_new(im);
+    for (int f = 0; f < a->nfaces; f++)
+        for (int e = 0; e < 2; e++) {
+            rt_eye_geometry g;
+            rt_eye_geometry_init(&a->faces[f], e, &g);
+            if (g.openness < 0.15f || g.iris_radius < 4.0f) continue;
+            rt_eye_refine_iris(im, &g);
+            int x0, y0, w, h;
+            if (!rt_eye_bounds(&g, 2.0f, im->width, im->height, &x0, &y0, &w, &h)) continue;
+            float *m = malloc((size_t)w * h * sizeof *m);
+            assert_int_equal(rt_eye_iris_mask(&g, 1.0f, x0, y0, w, h, m, (size_t)w), 0);
+            region_add(&r, x0, y0, w, h, m);
+            free(m);
+        }
+    return r;
+}
+
 /* Sum over the region (mask > 0.5) of max(0, a* - ref). */
 static double a_excess(const rt_image *im, const region *r, float ref)
 {
@@ -334,10 +354,14 @@ static void check_resolution(const char *plugin, const char *fields, const char 
     rt_face_analysis *a = analyse(hin->image);
     assert_true(a->nfaces >= 1);
     region r = region_new(hin->image);
-    if (use_sclera) {
+    if (use_sclera == 1) {
         region sc = sclera_region(hin->image, a);
         memcpy(r.m, sc.m, rt_image_pixels(hin->image) * sizeof *r.m);
         free(sc.m);
+    } else if (use_sclera == 2) {
+        region ir = iris_region(hin->image, a);
+        memcpy(r.m, ir.m, rt_image_pixels(hin->image) * sizeof *r.m);
+        free(ir.m);
     } else {
         for (int f = 0; f < a->nfaces; f++) {
             int x0, y0, w, h;
@@ -658,6 +682,165 @@ static void wt_no_face(void **state)
     check_no_face("White Teeth", "\"Alpha1\":1,\"Alpha2\":1");
 }
 
+/* ---- Eye Brilliance ---- */
+
+typedef struct iris_stats {
+    double energy[2]; /* detail band std in each eye's annulus */
+    int neyes;
+} iris_stats;
+
+/* Detail energy (std of Y - blur(Y, 0.08 R)) in each eye's annulus
+ * (pupil + 0.15 R to 0.8 R, inside the opening, catchlights left out),
+ * the annulus and the pupil measured on the input `ref`. */
+static iris_stats iris_detail(const rt_image *ref, const rt_image *im, const rt_face *face)
+{
+    iris_stats st = {{0, 0}, 0};
+    for (int e = 0; e < 2; e++) {
+        rt_eye_geometry g;
+        rt_eye_geometry_init(face, e, &g);
+        rt_eye_refine_iris(ref, &g);
+        float R = g.iris_radius, rp = rt_eye_pupil_radius(ref, &g);
+        int x0, y0, w, h;
+        assert_true(rt_eye_bounds(&g, 2.0f, im->width, im->height, &x0, &y0, &w, &h));
+        size_t n = (size_t)w * h;
+        float *Y = malloc(5 * n * sizeof *Y), *Cb = Y + n, *Cr = Y + 2 * n, *B = Y + 3 * n,
+              *tmp = Y + 4 * n;
+        rt_roi_ycc(im, x0, y0, w, h, Y, Cb, Cr);
+        memcpy(B, Y, n * sizeof *B);
+        rt_roi_box_blur3(B, w, h, fmaxf(0.6f, 0.08f * R), tmp);
+        float *yin = malloc(3 * n * sizeof *yin);
+        rt_roi_ycc(ref, x0, y0, w, h, yin, yin + n, yin + 2 * n);
+        float *open = malloc(n * sizeof *open);
+        assert_int_equal(rt_eye_iris_mask(&g, 0.8f, x0, y0, w, h, open, (size_t)w), 0);
+        double s = 0, s2 = 0, cnt = 0;
+        for (int j = 0; j < h; j++)
+            for (int i = 0; i < w; i++) {
+                size_t q = (size_t)j * w + i;
+                float rr = hypotf((float)(x0 + i) + 0.5f - g.iris_center.x,
+                                  (float)(y0 + j) + 0.5f - g.iris_center.y);
+                if (open[q] < 0.99f || rr < rp + 0.15f * R || yin[q] > 0.6f) continue;
+                double d = Y[q] - B[q];
+                s += d, s2 += d * d, cnt++;
+            }
+        if (cnt > 20) {
+            st.energy[e] = sqrt(s2 / cnt - (s / cnt) * (s / cnt));
+            st.neyes++;
+        }
+        free(open);
+        free(yin);
+        free(Y);
+    }
+    return st;
+}
+
+static void eb_identity_at_zero(void **state)
+{
+    (void)state;
+    const char *in = photo("woman_makeup_800.jpg", 0);
+    rt_decoded *d = test_decode(in);
+    rt_decoded *o = run(payload1("Eye Brilliance", "\"Alpha1\":0"), in, 0, NULL);
+    assert_true(test_max_abs_diff(d->image, o->image) == 0.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+/* PLUGINS.md: iris detail energy up with Blend (monotone; 1.1-2.0x at
+ * Blend 1), both eyes alike (their gains within 30 % of each other when their
+ * input detail is within 1.3x); the
+ * pupil (0.7 of its radius) unchanged; nothing outside the iris discs
+ * (1.02 R, dilated 2 px) changes, so the sclera and lids are kept. */
+static void check_eye_brilliance(const char *in)
+{
+    rt_decoded *d = test_decode(in);
+    rt_face_analysis *a = analyse(d->image);
+    assert_true(a->nfaces >= 1);
+    const rt_face *face = &a->faces[0];
+    iris_stats st0 = iris_detail(d->image, d->image, face);
+    assert_int_equal(st0.neyes, 2);
+    region allowed = region_new(d->image), pupil = region_new(d->image);
+    for (int f = 0; f < a->nfaces; f++)
+        for (int e = 0; e < 2; e++) {
+            rt_eye_geometry g;
+            rt_eye_geometry_init(&a->faces[f], e, &g);
+            rt_eye_refine_iris(d->image, &g);
+            float rp = rt_eye_pupil_radius(d->image, &g);
+            for (int y = 0; y < d->image->height; y++)
+                for (int x = 0; x < d->image->width; x++) {
+                    float rr = hypotf((float)x + 0.5f - g.iris_center.x,
+                                      (float)y + 0.5f - g.iris_center.y);
+                    size_t q = (size_t)y * d->image->width + x;
+                    if (rr < 1.02f * g.iris_radius + 3.0f) allowed.m[q] = 1;
+                    if (f == 0 && rr < 0.7f * rp) pupil.m[q] = 1;
+                }
+        }
+    const char *fields[3] = {"\"Alpha1\":0.5", "\"Alpha1\":1", "\"Alpha1\":2"};
+    double prev[2] = {st0.energy[0], st0.energy[1]};
+    for (int k = 0; k < 3; k++) {
+        rt_decoded *o = run(payload1("Eye Brilliance", fields[k]), in, 0, NULL);
+        iris_stats st = iris_detail(d->image, o->image, face);
+        double g0 = st.energy[0] / st0.energy[0], g1 = st.energy[1] / st0.energy[1];
+        print_message("%s %s: iris detail x%.3f (right eye, %.4f) x%.3f (left eye, %.4f)\n", in,
+                      fields[k], g0, st0.energy[0], g1, st0.energy[1]);
+        assert_true(st.energy[0] > prev[0] && st.energy[1] > prev[1]);
+        if (k == 1) assert_true(g0 > 1.1 && g0 < 2.0 && g1 > 1.1 && g1 < 2.0);
+        /* alike when the eyes are alike (one eye out of focus, as in the
+         * makeup close-up, has less detail to bring out) */
+        double ratio = st0.energy[0] / st0.energy[1];
+        if (ratio > 1 / 1.3 && ratio < 1.3)
+            assert_true(fabs(g0 - g1) < 0.3 * fmax(g0 - 1, g1 - 1) + 0.02);
+        prev[0] = st.energy[0], prev[1] = st.energy[1];
+        assert_int_equal(changed_outside(d->image, o->image, &allowed), 0);
+        for (size_t i = 0; i < rt_image_pixels(d->image); i++)
+            if (pupil.m[i] > 0) assert_true(max_diff_at(d->image, o->image, i) == 0);
+        rt_decoded_destroy(o);
+    }
+    free(allowed.m);
+    free(pupil.m);
+    rt_face_analysis_destroy(a);
+    rt_decoded_destroy(d);
+}
+
+static void eb_iris(void **state)
+{
+    (void)state;
+    check_eye_brilliance(photo("woman_makeup_800.jpg", 0));
+    check_eye_brilliance(photo("city_smile.jpg", 0));
+    const char *c = photo("studio_canada_110m_flash.jpg", 1);
+    if (c) check_eye_brilliance(c);
+}
+
+static void eb_resolution(void **state)
+{
+    (void)state;
+    check_resolution("Eye Brilliance", "\"Alpha1\":1", photo("woman_makeup_800.jpg", 0), 2);
+}
+
+static void eb_threads(void **state)
+{
+    (void)state;
+    check_threads("Eye Brilliance", "\"Alpha1\":2", photo("woman_makeup_800.jpg", 0));
+}
+
+static void eb_two_faces(void **state)
+{
+    (void)state;
+    const char *in = two_faces("canada_110m_900.jpg", "london_012_800.jpg");
+    rt_decoded *d = test_decode(in);
+    rt_decoded *o = run(payload1("Eye Brilliance", "\"Alpha1\":1"), in, 0, NULL);
+    double ch[2];
+    change_per_half(d->image, o->image, 675, ch);
+    print_message("two faces: change left %.2f right %.2f\n", ch[0], ch[1]);
+    assert_true(ch[0] > 1.0 && ch[1] > 1.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
+static void eb_no_face(void **state)
+{
+    (void)state;
+    check_no_face("Eye Brilliance", "\"Alpha1\":1");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -692,6 +875,12 @@ int main(void)
         cmocka_unit_test(wt_threads),
         cmocka_unit_test(wt_two_faces),
         cmocka_unit_test(wt_no_face),
+        cmocka_unit_test(eb_identity_at_zero),
+        cmocka_unit_test(eb_iris),
+        cmocka_unit_test(eb_resolution),
+        cmocka_unit_test(eb_threads),
+        cmocka_unit_test(eb_two_faces),
+        cmocka_unit_test(eb_no_face),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
