@@ -227,18 +227,18 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
     /* core: the landmark opening; open: how far the sclera may reach
      * (the landmarks lag the lids by up to ~1 mm on close-ups: colour
      * decides there, grown from the core) */
-    int err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 0.2f * ppm, 1.0f, RT_MASK_SET, x0,
-                              y0, w, h, core, (size_t)w);
+    /* gates at ~6 px/mm: their exact edges do not matter, colour decides */
+    const int kc = ppm > 12.0f ? (int)(ppm / 6.0f) : 1;
+    const rt_point2 *op = g->opening;
+    const int np = RT_EYE_OPENING_POINTS;
+    int err = rt_roi_polygon_coarse(op, np, 0.2f * ppm, RT_MASK_SET, x0, y0, w, h, kc, core);
     if (!err)
-        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, RT_EYE_OPENING_SLACK_MM * ppm,
-                              1.0f, RT_MASK_SET, x0, y0, w, h, open, (size_t)w);
+        err = rt_roi_polygon_coarse(op, np, RT_EYE_OPENING_SLACK_MM * ppm, RT_MASK_SET, x0, y0, w,
+                                    h, kc, open);
     /* lid skin: a ring 1.2-2.2 mm outside the landmark opening */
+    if (!err) err = rt_roi_polygon_coarse(op, np, 2.2f * ppm, RT_MASK_SET, x0, y0, w, h, kc, ring);
     if (!err)
-        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 2.2f * ppm, 1.0f, RT_MASK_SET, x0,
-                              y0, w, h, ring, (size_t)w);
-    if (!err)
-        err = rt_mask_polygon(g->opening, RT_EYE_OPENING_POINTS, 1.2f * ppm, 1.0f, RT_MASK_MUL_INV,
-                              x0, y0, w, h, ring, (size_t)w);
+        err = rt_roi_polygon_coarse(op, np, 1.2f * ppm, RT_MASK_MUL_INV, x0, y0, w, h, kc, ring);
     if (err) {
         free(buf);
         return err;
@@ -271,17 +271,13 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
         like[i] = rt_smoothstep(0.35f, 0.7f, t) * open[i];
     }
     /* grown from the landmark opening through sclera-coloured pixels
-     * (reconstruction by dilation), at most the slack */
+     * (connected to it), at most the slack */
     for (size_t i = 0; i < n; i++)
         core[i] *= like[i];
-    int steps = (int)ceilf((RT_EYE_OPENING_SLACK_MM - 0.2f) * ppm);
-    for (int it = 0; it < steps; it++) {
-        rt_roi_max_filter(core, w, h, 1, tmp);
-        for (size_t i = 0; i < n; i++)
-            core[i] = fminf(core[i], like[i]);
+    if (rt_roi_keep_connected(like, core, w, h, 0.1f)) {
+        free(buf);
+        return RT_ERR_NOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        like[i] = core[i];
     /* closing: thin red vessels and single lashes inside the white stay in */
     int rc = (int)lrintf(0.25f * ppm);
     if (rc < 1) rc = 1;

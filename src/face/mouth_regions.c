@@ -82,17 +82,17 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
     /* core: the inner-lip outline; open: how far teeth may reach (the
      * landmarks lag the lips in a smile: colour decides there, grown from
      * the core); lips: a ring 0.2-1.2 mm outside that */
-    int err =
-        rt_mask_polygon(pts, np, 0.2f * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h, core, (size_t)w);
+    const int kc = ppm > 12.0f ? (int)(ppm / 6.0f) : 1;
+    int err = rt_roi_polygon_coarse(pts, np, 0.2f * ppm, RT_MASK_SET, x0, y0, w, h, kc, core);
     if (!err)
-        err = rt_mask_polygon(pts, np, RT_MOUTH_SLACK_MM * ppm, 1.0f, RT_MASK_SET, x0, y0, w, h,
-                              open, (size_t)w);
+        err = rt_roi_polygon_coarse(pts, np, RT_MOUTH_SLACK_MM * ppm, RT_MASK_SET, x0, y0, w, h, kc,
+                                    open);
     if (!err)
-        err = rt_mask_polygon(pts, np, (RT_MOUTH_SLACK_MM + 1.2f) * ppm, 1.0f, RT_MASK_SET, x0, y0,
-                              w, h, lips, (size_t)w);
+        err = rt_roi_polygon_coarse(pts, np, (RT_MOUTH_SLACK_MM + 1.2f) * ppm, RT_MASK_SET, x0, y0,
+                                    w, h, kc, lips);
     if (!err)
-        err = rt_mask_polygon(pts, np, (RT_MOUTH_SLACK_MM + 0.2f) * ppm, 1.0f, RT_MASK_MUL_INV, x0,
-                              y0, w, h, lips, (size_t)w);
+        err = rt_roi_polygon_coarse(pts, np, (RT_MOUTH_SLACK_MM + 0.2f) * ppm, RT_MASK_MUL_INV, x0,
+                                    y0, w, h, kc, lips);
     if (err) {
         free(buf);
         return err;
@@ -138,17 +138,15 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
     }
     /* grown from the surest teeth inside the inner-lip outline through
      * teeth-coloured pixels
-     * (reconstruction by dilation), at most the slack */
+     * (connected to them), at most the slack */
     for (size_t i = 0; i < n; i++)
         core[i] *= like[i];
-    int steps = (int)ceilf((RT_MOUTH_SLACK_MM - 0.2f) * ppm);
-    for (int it = 0; it < steps; it++) {
-        rt_roi_max_filter(core, w, h, 1, tmp);
-        for (size_t i = 0; i < n; i++)
-            core[i] = fminf(core[i], lips[i]);
+    if (rt_roi_keep_connected(lips, core, w, h, 0.1f)) {
+        free(buf);
+        return RT_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        like[i] = core[i];
+        like[i] = lips[i];
     double area = 0;
     for (size_t i = 0; i < n; i++)
         area += like[i] * open[i];

@@ -1,5 +1,8 @@
 #include "face/roi_filters.h"
 
+#include "core/error.h"
+#include "face/regions.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +63,17 @@ static void extreme_filter(float *plane, int w, int h, int r, float *tmp, int is
             float m = row[i];
             int a = i - r < 0 ? 0 : i - r, b = i + r >= w ? w - 1 : i + r;
             for (int k = a; k <= b; k++)
-                m = is_max ? fmaxf(m, row[k]) : fminf(m, row[k]);
+                m = is_max ? (row[k] > m ? row[k] : m) : (row[k] < m ? row[k] : m);
             tmp[(size_t)j * w + i] = m;
         }
     for (int j = 0; j < h; j++)
         for (int i = 0; i < w; i++) {
             float m = tmp[(size_t)j * w + i];
             int a = j - r < 0 ? 0 : j - r, b = j + r >= h ? h - 1 : j + r;
-            for (int k = a; k <= b; k++)
-                m = is_max ? fmaxf(m, tmp[(size_t)k * w + i]) : fminf(m, tmp[(size_t)k * w + i]);
+            for (int k = a; k <= b; k++) {
+                float v = tmp[(size_t)k * w + i];
+                m = is_max ? (v > m ? v : m) : (v < m ? v : m);
+            }
             plane[(size_t)j * w + i] = m;
         }
 }
@@ -134,4 +139,94 @@ void rt_roi_layer_put(rt_image *layer, int lx, int ly, rt_roi roi, const float *
             planes[2][d] = b[s];
             planes[3][d] = a[s];
         }
+}
+
+int rt_roi_keep_connected(float *v, const float *seed, int w, int h, float thr)
+{
+    const size_t n = (size_t)w * h;
+    unsigned char *mark = calloc(n, 1);
+    size_t *stack = malloc(n * sizeof *stack);
+    if (!mark || !stack) {
+        free(mark);
+        free(stack);
+        return rt_error(RT_ERR_NOMEM, "out of memory for a flood fill");
+    }
+    size_t top = 0;
+    for (size_t i = 0; i < n; i++)
+        if (seed[i] > 0.5f && v[i] > thr) {
+            mark[i] = 1;
+            stack[top++] = i;
+        }
+    while (top > 0) {
+        size_t i = stack[--top];
+        int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                int xx = x + dx, yy = y + dy;
+                if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
+                size_t k = (size_t)yy * w + xx;
+                if (mark[k] || !(v[k] > thr)) continue;
+                mark[k] = 1;
+                stack[top++] = k;
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!mark[i]) v[i] = 0.0f;
+    free(mark);
+    free(stack);
+    return 0;
+}
+
+int rt_roi_polygon_coarse(const void *pts_v, int n, float grow_px, int op, int x0, int y0, int w,
+                          int h, int k, float *dst)
+{
+    const rt_point2 *pts = pts_v;
+    if (k <= 1)
+        return rt_mask_polygon(pts, n, grow_px, 1.0f, (rt_mask_op)op, x0, y0, w, h, dst, (size_t)w);
+    rt_point2 sp[64];
+    if (n > 64) return rt_error(RT_ERR_ARG, "polygon too long");
+    const float inv = 1.0f / (float)k;
+    for (int i = 0; i < n; i++)
+        sp[i] = (rt_point2){pts[i].x * inv, pts[i].y * inv};
+    /* the coarse grid: cell (i, j) centred on full-resolution
+     * x0 + (i + 0.5) k, y0 + (j + 0.5) k */
+    int cw = (w + k - 1) / k, ch = (h + k - 1) / k;
+    float *c = malloc((size_t)cw * ch * sizeof *c);
+    if (!c) return rt_error(RT_ERR_NOMEM, "out of memory");
+    /* x0 / k need not be whole: shift the polygon instead */
+    float ox = (float)x0 * inv - (float)(x0 / k), oy = (float)y0 * inv - (float)(y0 / k);
+    for (int i = 0; i < n; i++)
+        sp[i].x -= ox, sp[i].y -= oy;
+    int err = rt_mask_polygon(sp, n, grow_px * inv, 1.0f, RT_MASK_SET, x0 / k, y0 / k, cw, ch, c,
+                              (size_t)cw);
+    if (err) {
+        free(c);
+        return err;
+    }
+    for (int j = 0; j < h; j++) {
+        float fy = ((float)j + 0.5f) * inv - 0.5f;
+        int jy = (int)floorf(fy);
+        float ty = fy - (float)jy;
+        int j0 = jy < 0 ? 0 : (jy >= ch ? ch - 1 : jy), j1 = jy + 1 >= ch ? ch - 1 : jy + 1;
+        j1 = j1 < 0 ? 0 : j1;
+        for (int i = 0; i < w; i++) {
+            float fx = ((float)i + 0.5f) * inv - 0.5f;
+            int ix = (int)floorf(fx);
+            float tx = fx - (float)ix;
+            int i0 = ix < 0 ? 0 : (ix >= cw ? cw - 1 : ix), i1 = ix + 1 >= cw ? cw - 1 : ix + 1;
+            i1 = i1 < 0 ? 0 : i1;
+            float a =
+                c[(size_t)j0 * cw + i0] + tx * (c[(size_t)j0 * cw + i1] - c[(size_t)j0 * cw + i0]);
+            float b =
+                c[(size_t)j1 * cw + i0] + tx * (c[(size_t)j1 * cw + i1] - c[(size_t)j1 * cw + i0]);
+            float m = a + ty * (b - a);
+            float *d = &dst[(size_t)j * w + i];
+            if (op == RT_MASK_MUL_INV)
+                *d *= 1.0f - m;
+            else
+                *d = m;
+        }
+    }
+    free(c);
+    return 0;
 }

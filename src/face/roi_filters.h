@@ -37,6 +37,19 @@ void rt_roi_box_blur3(float *plane, int w, int h, float sigma, float *tmp);
 void rt_roi_max_filter(float *plane, int w, int h, int r, float *tmp);
 void rt_roi_min_filter(float *plane, int w, int h, int r, float *tmp);
 
+/* rt_mask_polygon (face/regions.h) evaluated on a grid k times coarser
+ * and interpolated bilinearly: for gates whose exact edge does not matter
+ * (where a feature may be, skin rings for statistics), at a fraction of
+ * the cost of a wide band at full resolution.  op is RT_MASK_SET or
+ * RT_MASK_MUL_INV (int for the header's independence). */
+int rt_roi_polygon_coarse(const void *pts, int n, float grow_px, int op, int x0, int y0, int w,
+                          int h, int k, float *dst);
+
+/* Keeps the values of `v` that are connected (8-neighbours, through
+ * values > thr) to a seed (seed > 0.5 where v > thr); sets the rest to 0.
+ * One flood fill, O(w h).  RT_ERR_NOMEM on allocation failure. */
+int rt_roi_keep_connected(float *v, const float *seed, int w, int h, float thr);
+
 /* The value below which `fraction` of the weighted samples lie (weights
  * > 0.5 count), values in [lo, hi] binned in 1024 bins; returns `fallback`
  * when no sample counts. */
