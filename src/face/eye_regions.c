@@ -312,15 +312,44 @@ long rt_face_sclera_colour(const rt_image *img, const rt_face *face, float *y, f
         if (!rt_eye_bounds(&g, (RT_EYE_OPENING_SLACK_MM + 0.2f) * g.px_per_mm + 2.0f, img->width,
                            img->height, &x0, &y0, &w, &h))
             continue;
-        size_t n = (size_t)w * h;
-        float *m = malloc(4 * n * sizeof *m);
-        if (!m) return rt_error(RT_ERR_NOMEM, "out of memory");
-        int err = rt_eye_sclera_mask(img, &g, x0, y0, w, h, m, (size_t)w);
+        /* statistics only: the eye at ~6 px/mm is enough */
+        const int k = g.px_per_mm > 12.0f ? (int)(g.px_per_mm / 6.0f) : 1;
+        const int cw = (w + k - 1) / k, ch = (h + k - 1) / k;
+        size_t n = (size_t)cw * ch;
+        rt_image *small = NULL;
+        float *m = malloc(((size_t)w * h + 4 * n) * sizeof *m);
+        if (!m || rt_image_create(cw, ch, 3, &small)) {
+            free(m);
+            return rt_error(RT_ERR_NOMEM, "out of memory");
+        }
+        float *plane = m + 4 * n;
+        for (int c = 0; c < 3; c++) {
+            const float *src = rt_image_plane(img, c);
+            for (int j = 0; j < h; j++)
+                for (int i = 0; i < w; i++)
+                    plane[(size_t)j * w + i] = src[(size_t)(y0 + j) * img->width + x0 + i];
+            rt_roi_box_down(plane, w, h, k, rt_image_plane(small, c));
+        }
+        rt_eye_geometry gs = g;
+        const float inv = 1.0f / (float)k;
+        for (int i = 0; i < RT_EYE_OPENING_POINTS; i++)
+            gs.opening[i] =
+                (rt_point2){(g.opening[i].x - (float)x0) * inv, (g.opening[i].y - (float)y0) * inv};
+        gs.inner_corner = gs.opening[INNER];
+        gs.outer_corner = gs.opening[OUTER];
+        gs.iris_center =
+            (rt_point2){(g.iris_center.x - (float)x0) * inv, (g.iris_center.y - (float)y0) * inv};
+        gs.iris_radius *= inv;
+        gs.width *= inv;
+        gs.px_per_mm *= inv;
+        int err = rt_eye_sclera_mask(small, &gs, 0, 0, cw, ch, m, (size_t)cw);
         if (err) {
+            rt_image_destroy(small);
             free(m);
             return err;
         }
-        rt_roi_ycc(img, x0, y0, w, h, m + n, m + 2 * n, m + 3 * n);
+        rt_roi_ycc(small, 0, 0, cw, ch, m + n, m + 2 * n, m + 3 * n);
+        rt_image_destroy(small);
         for (size_t i = 0; i < n; i++) {
             if (!(m[i] > 0.5f)) continue;
             float v = m[n + i];

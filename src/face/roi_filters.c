@@ -230,3 +230,40 @@ int rt_roi_polygon_coarse(const void *pts_v, int n, float grow_px, int op, int x
     free(c);
     return 0;
 }
+
+void rt_roi_box_down(const float *src, int w, int h, int k, float *dst)
+{
+    const int cw = (w + k - 1) / k, ch = (h + k - 1) / k;
+    for (int cj = 0; cj < ch; cj++)
+        for (int ci = 0; ci < cw; ci++) {
+            double acc = 0;
+            int cnt = 0;
+            for (int j = cj * k; j < cj * k + k && j < h; j++)
+                for (int i = ci * k; i < ci * k + k && i < w; i++, cnt++)
+                    acc += src[(size_t)j * w + i];
+            dst[(size_t)cj * cw + ci] = (float)(acc / cnt);
+        }
+}
+
+void rt_roi_bilinear_up(const float *c, int k, int w, int h, float *dst)
+{
+    const int cw = (w + k - 1) / k, ch = (h + k - 1) / k;
+    const float inv = 1.0f / (float)k;
+    for (int j = 0; j < h; j++) {
+        float fy = ((float)j + 0.5f) * inv - 0.5f;
+        int jy = (int)floorf(fy);
+        float ty = fy - (float)jy;
+        int j0 = jy < 0 ? 0 : (jy >= ch ? ch - 1 : jy), j1 = jy + 1 >= ch ? ch - 1 : jy + 1;
+        j1 = j1 < 0 ? 0 : j1;
+        for (int i = 0; i < w; i++) {
+            float fx = ((float)i + 0.5f) * inv - 0.5f;
+            int ix = (int)floorf(fx);
+            float tx = fx - (float)ix;
+            int i0 = ix < 0 ? 0 : (ix >= cw ? cw - 1 : ix), i1 = ix + 1 >= cw ? cw - 1 : ix + 1;
+            i1 = i1 < 0 ? 0 : i1;
+            const float *r0 = c + (size_t)j0 * cw, *r1 = c + (size_t)j1 * cw;
+            float a = r0[i0] + tx * (r0[i1] - r0[i0]), b = r1[i0] + tx * (r1[i1] - r1[i0]);
+            dst[(size_t)j * w + i] = a + ty * (b - a);
+        }
+    }
+}

@@ -45,6 +45,13 @@ void rt_roi_min_filter(float *plane, int w, int h, int r, float *tmp);
 int rt_roi_polygon_coarse(const void *pts, int n, float grow_px, int op, int x0, int y0, int w,
                           int h, int k, float *dst);
 
+/* Box mean of k x k cells: dst is ceil(w/k) x ceil(h/k) (partial cells
+ * at the right and bottom average what they hold). */
+void rt_roi_box_down(const float *src, int w, int h, int k, float *dst);
+/* Bilinear interpolation of such a coarse plane back to w x h (cell
+ * centres at (i + 0.5) k). */
+void rt_roi_bilinear_up(const float *coarse, int k, int w, int h, float *dst);
+
 /* Keeps the values of `v` that are connected (8-neighbours, through
  * values > thr) to a seed (seed > 0.5 where v > thr); sets the rest to 0.
  * One flood fill, O(w h).  RT_ERR_NOMEM on allocation failure. */

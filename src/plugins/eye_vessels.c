@@ -11,8 +11,8 @@
  * them toward the background (chroma, and lightness only upward: vessels
  * are darker), moves broad pink patches 70 % of the way to the eye's
  * clean white (its 30th percentile of redness), and takes up to half of
- * that white's own pinkness toward a natural off-white.  The layer is the corrected colour with the sclera mask as
- * alpha (normal blend).
+ * that white's own pinkness toward a natural off-white.  The layer is the corrected colour with the
+ * sclera mask as alpha (normal blend).
  */
 #include "plugins/plugin.h"
 
@@ -41,23 +41,32 @@ typedef struct eye_job {
     rt_roi roi;
 } eye_job;
 
-/* Masked normalised convolution of the three planes with weights wt. */
+/* Masked normalised convolution of the three planes with weights wt, on
+ * a grid k times coarser (the background is smooth at this scale:
+ * sigma is 15 % of the iris diameter), interpolated back.  bg holds 4 n
+ * floats (weight, Y, Cb, Cr); tmp 4 n. */
 static void background(const float *wt, const float *Y, const float *Cb, const float *Cr, size_t n,
-                       int w, int h, float sigma, float *bg, float *tmp)
+                       int w, int h, float sigma, int k, float *bg, float *tmp)
 {
-    float *den = bg, *by = bg + n, *bb = bg + 2 * n, *br = bg + 3 * n;
-    for (size_t i = 0; i < n; i++) {
-        den[i] = wt[i];
-        by[i] = wt[i] * Y[i];
-        bb[i] = wt[i] * Cb[i];
-        br[i] = wt[i] * Cr[i];
+    const int cw = (w + k - 1) / k, ch = (h + k - 1) / k;
+    const size_t cn = (size_t)cw * ch;
+    float *prod = tmp, *coarse = tmp + n, *scratch = tmp + n + 4 * cn;
+    const float *src[3] = {Y, Cb, Cr};
+    rt_roi_box_down(wt, w, h, k, coarse);
+    for (int p = 0; p < 3; p++) {
+        for (size_t i = 0; i < n; i++)
+            prod[i] = wt[i] * src[p][i];
+        rt_roi_box_down(prod, w, h, k, coarse + (size_t)(p + 1) * cn);
     }
     for (int p = 0; p < 4; p++)
-        rt_roi_box_blur3(bg + (size_t)p * n, w, h, sigma, tmp);
-    for (size_t i = 0; i < n; i++) {
-        float d = den[i] > 1e-4f ? 1.0f / den[i] : 0.0f;
-        by[i] *= d, bb[i] *= d, br[i] *= d;
+        rt_roi_box_blur3(coarse + (size_t)p * cn, cw, ch, sigma / (float)k, scratch);
+    for (size_t i = 0; i < cn; i++) {
+        float d = coarse[i] > 1e-4f ? 1.0f / coarse[i] : 0.0f;
+        for (int p = 1; p < 4; p++)
+            coarse[(size_t)p * cn + i] *= d;
     }
+    for (int p = 0; p < 4; p++)
+        rt_roi_bilinear_up(coarse + (size_t)p * cn, k, w, h, bg + (size_t)p * n);
 }
 
 static int treat_eye(const rt_image *img, const eye_job *e, float s, rt_image *layer, int lx,
@@ -65,10 +74,10 @@ static int treat_eye(const rt_image *img, const eye_job *e, float s, rt_image *l
 {
     const rt_roi r = e->roi;
     const size_t n = (size_t)r.w * r.h;
-    float *buf = malloc(13 * n * sizeof *buf);
+    float *buf = malloc(19 * n * sizeof *buf);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for an eye");
     float *M = buf, *Y = buf + n, *Cb = buf + 2 * n, *Cr = buf + 3 * n, *wt = buf + 4 * n,
-          *bg = buf + 5 * n, *tmp = buf + 9 * n, *out = buf + 10 * n;
+          *bg = buf + 5 * n, *out = buf + 9 * n, *tmp = buf + 12 * n;
     int err = rt_eye_sclera_mask(img, &e->g, r.x0, r.y0, r.w, r.h, M, (size_t)r.w);
     if (err) {
         free(buf);
@@ -76,16 +85,17 @@ static int treat_eye(const rt_image *img, const eye_job *e, float s, rt_image *l
     }
     rt_roi_ycc(img, r.x0, r.y0, r.w, r.h, Y, Cb, Cr);
     const float sigma = 0.15f * 2.0f * e->g.iris_radius;
+    const int k = sigma > 8.0f ? (int)(sigma / 4.0f) : 1;
     for (size_t i = 0; i < n; i++)
         wt[i] = M[i];
-    background(wt, Y, Cb, Cr, n, r.w, r.h, sigma, bg, tmp);
+    background(wt, Y, Cb, Cr, n, r.w, r.h, sigma, k, bg, tmp);
     /* second pass: red or darker-than-background pixels (vessels) weigh
      * little, so the background is the clean white's, not the mean */
     for (size_t i = 0; i < n; i++) {
         float red = fmaxf(0.0f, Cr[i] - bg[3 * n + i]), dark = fmaxf(0.0f, bg[n + i] - Y[i]);
         wt[i] = M[i] * expf(-red / 0.008f - dark / 0.04f);
     }
-    background(wt, Y, Cb, Cr, n, r.w, r.h, sigma, bg, tmp);
+    background(wt, Y, Cb, Cr, n, r.w, r.h, sigma, k, bg, tmp);
     /* the clean white's redness: the eye's 30th percentile */
     const float crw = rt_roi_percentile(Cr, M, n, 0.3f, -0.5f, 0.5f, 0.0f);
     float *R = out, *G = out + n, *B = out + 2 * n;
