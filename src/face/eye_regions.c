@@ -224,7 +224,7 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
     float *Y = buf, *Cb = buf + n, *Cr = buf + 2 * n, *open = buf + 3 * n, *ring = buf + 4 * n,
           *like = buf + 5 * n, *tmp = buf + 6 * n, *core = buf + 7 * n;
     rt_roi_ycc(img, x0, y0, w, h, Y, Cb, Cr);
-    /* core: the landmark opening; open: how far the sclera may reach
+    /* core: the landmark opening (the seeds); open: how far the sclera may reach
      * (the landmarks lag the lids by up to ~1 mm on close-ups: colour
      * decides there, grown from the core) */
     /* gates at ~6 px/mm: their exact edges do not matter, colour decides */
@@ -250,25 +250,64 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
         like[i] = core[i];
     rt_point2 ic = {g->iris_center.x - (float)x0, g->iris_center.y - (float)y0};
     rt_mask_circle(ic, iris_r, 1.0f, RT_MASK_MUL_INV, 0, 0, w, h, like, (size_t)w);
-    float ys = rt_roi_percentile(Y, like, n, 0.85f, 0.0f, 1.0f, -1.0f);
-    float yk = rt_roi_percentile(Y, ring, n, 0.5f, 0.0f, 1.0f, -1.0f);
-    float crk = rt_roi_percentile(Cr, ring, n, 0.5f, -0.5f, 0.5f, 0.0f);
-    /* the sclera's chroma: median of its brighter half */
+    /* three colour clusters over the slack region (k-means in Y, Cb, Cr,
+     * chroma weighted 2x), seeded: the white (bright end of the opening),
+     * lid skin (the ring), dark (lashes, iris, lid shadow) */
+    float cen[3][3];
+    cen[0][0] = rt_roi_percentile(Y, like, n, 0.85f, 0.0f, 1.0f, 0.8f);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = (like[i] > 0.5f && Y[i] >= ys - 0.08f) ? 1.0f : 0.0f;
-    float crs = rt_roi_percentile(Cr, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
-    float dY = ys - yk, dC = crk - crs;
-    int use_colour = ys >= 0 && yk >= 0 && (dY > 0.03f || dC > 0.02f);
-    if (dC < 0.015f) dC = 0.0f; /* no chroma contrast: brightness alone */
-    const float wy = dY * dY, wc = 9.0f * dC * dC;
+        tmp[i] = (like[i] > 0.5f && Y[i] >= cen[0][0] - 0.08f) ? 1.0f : 0.0f;
+    cen[0][1] = rt_roi_percentile(Cb, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
+    cen[0][2] = rt_roi_percentile(Cr, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
+    cen[1][0] = rt_roi_percentile(Y, ring, n, 0.5f, 0.0f, 1.0f, 0.5f);
+    cen[1][1] = rt_roi_percentile(Cb, ring, n, 0.5f, -0.5f, 0.5f, -0.05f);
+    cen[1][2] = rt_roi_percentile(Cr, ring, n, 0.5f, -0.5f, 0.5f, 0.08f);
+    cen[2][0] = rt_roi_percentile(Y, open, n, 0.1f, 0.0f, 1.0f, 0.1f);
+    cen[2][1] = 0.0f;
+    cen[2][2] = 0.02f;
+    const float wc = 2.0f;
+    const int step = kc; /* statistics on the coarse grid's spacing */
+    for (int it = 0; it < 6; it++) {
+        double acc[3][4] = {{0}};
+        for (int j = 0; j < h; j += step)
+            for (int i = 0; i < w; i += step) {
+                size_t q = (size_t)j * w + i;
+                if (!(open[q] > 0.5f)) continue;
+                int best = 0;
+                float bd = INFINITY;
+                for (int c = 0; c < 3; c++) {
+                    float dy = Y[q] - cen[c][0], db = wc * (Cb[q] - cen[c][1]),
+                          dr = wc * (Cr[q] - cen[c][2]);
+                    float d = dy * dy + db * db + dr * dr;
+                    if (d < bd) bd = d, best = c;
+                }
+                acc[best][0] += Y[q], acc[best][1] += Cb[q], acc[best][2] += Cr[q];
+                acc[best][3] += 1;
+            }
+        for (int c = 0; c < 3; c++)
+            if (acc[c][3] > 0)
+                for (int d = 0; d < 3; d++)
+                    cen[c][d] = (float)(acc[c][d] / acc[c][3]);
+    }
+    /* the white must be the brightest cluster; otherwise (no white
+     * visible, or a photo without contrast) the landmark opening alone */
+    const int use_colour = cen[0][0] > cen[1][0] + 0.02f && cen[0][0] > cen[2][0] + 0.05f;
     for (size_t i = 0; i < n; i++) {
         float t = 1.0f;
         if (use_colour) {
-            float u = dY > 0.01f ? (Y[i] - yk) / dY : 1.0f;
-            float v = dC > 0.0f ? (crk - Cr[i]) / dC : 0.0f;
-            t = (wy * u + wc * v) / (wy + wc);
+            float d[3];
+            for (int c = 0; c < 3; c++) {
+                float dy = Y[i] - cen[c][0], db = wc * (Cb[i] - cen[c][1]),
+                      dr = wc * (Cr[i] - cen[c][2]);
+                d[c] = sqrtf(dy * dy + db * db + dr * dr);
+            }
+            float other = fminf(d[1], d[2]);
+            t = (other - d[0]) / (other + d[0] + 1e-6f); /* > 0: nearer the white */
+            t = rt_smoothstep(-0.15f, 0.15f, t);
+        } else {
+            t = core[i];
         }
-        like[i] = rt_smoothstep(0.35f, 0.7f, t) * open[i];
+        like[i] = t * open[i];
     }
     /* grown from the landmark opening through sclera-coloured pixels
      * (connected to it), at most the slack */

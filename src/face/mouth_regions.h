@@ -10,6 +10,9 @@
  * redness, with absolute guards (bright enough, low chroma) so a hand or
  * an object in front of the mouth is not taken for teeth.  A small
  * morphological opening drops isolated specks (lip gloss highlights).
+ * Measured against hand-drawn outlines: mean boundary distance 0.55-0.64
+ * mm (tests/data/annotations).  Known misses: the yellower, gum-tinted
+ * edge of a tooth at the gum line stays partly out.
  * First version: no braces/metal model, no visibility (occluder) map.
  */
 #ifndef RT_FACE_MOUTH_REGIONS_H
