@@ -51,15 +51,18 @@ def feature_plugins(tmp):
     inp = eyes_input()
     out = os.path.join(tmp, "out.jpg")
     vips_ms, _ = median_of(["vips", "copy", inp, out + "[Q=95,subsample_mode=off]"])
-    entry = {"input": os.path.basename(inp), "vips_copy_ms": round(vips_ms, 1)}
+    entry = {"input": os.path.basename(inp), "vips_copy_ms": round(vips_ms, 1),
+             "load_average": os.getloadavg()[0]}
     for name, task in (("eye_vessels", {"Plugin": "Eye Vessels", "Alpha1": 1}),
                        ("white_teeth", {"Plugin": "White Teeth", "Alpha1": 1, "Alpha2": 1}),
                        ("eye_brilliance", {"Plugin": "Eye Brilliance", "Alpha1": 1})):
         pl = payload([task], tmp, name)
         samples = [engine_stages(inp, pl, out) for _ in range(RUNS)]
         ms = [sum(v for k, v in s["stages"] if k.startswith("processing:")) for s in samples]
+        cpu = [sum(v for k, v in s["stages_cpu"] if k.startswith("processing:")) for s in samples]
         med = statistics.median(ms)
         entry[name] = {"plugin_ms_median": round(med, 1), "plugin_ms_min": round(min(ms), 1),
+                       "plugin_cpu_ms_median": round(statistics.median(cpu), 1),
                        "ratio_vs_vips_copy": round(med / vips_ms, 3)}
     return entry
 
