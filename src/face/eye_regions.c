@@ -309,6 +309,20 @@ int rt_eye_sclera_mask(const rt_image *img, const rt_eye_geometry *g, int x0, in
         }
         like[i] = t * open[i];
     }
+    /* broad pink (the lower waterline, the caruncle) is not white: redness
+     * smoothed over 0.25 mm (thin vessels fade, a band does not) well
+     * above the white's; stricter outside the landmark opening */
+    if (use_colour) {
+        for (size_t i = 0; i < n; i++)
+            ring[i] = Cr[i];
+        rt_roi_box_blur3(ring, w, h, 0.25f * ppm, tmp);
+        const float c0 = cen[0][2];
+        for (size_t i = 0; i < n; i++) {
+            float in = core[i] > 0.5f;
+            float lo = c0 + (in ? 0.04f : 0.02f), hi = c0 + (in ? 0.1f : 0.05f);
+            like[i] *= 1.0f - rt_smoothstep(lo, hi, ring[i]);
+        }
+    }
     /* grown from the landmark opening through sclera-coloured pixels
      * (connected to it), at most the slack */
     for (size_t i = 0; i < n; i++)

@@ -9,7 +9,7 @@
  * it follows the clean white rather than the vessels; vessels are where
  * the redness (Cr = R - Y) stands above that background.  Blend s moves
  * them toward the background (chroma, and lightness only upward: vessels
- * are darker), moves broad pink patches 70 % of the way to the eye's
+ * are darker), moves broad pink patches 85 % of the way to the eye's
  * clean white (its 30th percentile of redness), and takes up to half of
  * that white's own pinkness toward a natural off-white.  The layer is the corrected colour with the
  * sclera mask as alpha (normal blend).
@@ -32,7 +32,7 @@
 #define VESSEL_MIN 0.004f
 #define VESSEL_FULL 0.03f
 #define PINK_REMOVED 0.5f
-#define PATCH_REMOVED 0.7f
+#define PATCH_REMOVED 0.85f
 
 #define MAX_EYES 256
 
