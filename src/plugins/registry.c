@@ -6,11 +6,13 @@
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_face_detection;
+extern const rt_plugin rt_plugin_mattifier;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
     &rt_plugin_face_detection,
+    &rt_plugin_mattifier,
 };
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
