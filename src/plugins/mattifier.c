@@ -10,19 +10,22 @@
  *
  * Per face, on its skin weight (rt_plugin_skin_weight, the only source of
  * where skin is), analyse small, apply large:
- *   1. the face ROI in linear light at <= 4 px/mm; base B = skin-masked
- *      Gaussian (0.5 mm: pores stay out of the base);
- *   2. diffuse reference Dref at 1 px/mm: masked normalised convolution of
+ *   1. the face's skin bounds in linear light at <= 4 px/mm; base B =
+ *      skin-masked Gaussian (0.3 mm: pores stay out of the base);
+ *   2. diffuse reference Dref at 0.5 px/mm: masked normalised convolution of
  *      the base (5 mm, plus a wide 15 mm term that fills large shiny areas)
  *      whose weights are re-estimated three times, each time dropping pixels
- *      that are brighter or paler than the reference (a robust envelope);
+ *      that are brighter than the reference or off its chroma (paler:
+ *      shine; more saturated or another hue: lips or make-up the skin
+ *      weight let in), a robust envelope of the diffuse skin;
  *   3. per base pixel, the specular amount m along grey: the chroma cue
- *      (projection of the pixel's chromaticity on the line from the
- *      reference chromaticity to grey) limited by the luminance cue (excess
- *      over the envelope), each with a dead zone; 85 % of it is removed and
- *      the chroma of what is left is the pixel's own, rescaled from grey,
- *      pulled toward the reference where the highlight was (nearly) clipped
- *      and the pixel's own chroma is lost;
+ *      (share of the pixel beyond the reference chromaticity toward grey,
+ *      past a dead zone of natural variation) limited by the luminance cue
+ *      (excess over the envelope);  85 % of it is removed, the sheen left
+ *      capped at 6 % of the diffuse; what stays is rebuilt from the model
+ *      (reference chromaticity, the pixel's own hue deviation, grey sheen),
+ *      so clipped or capped highlights, whose own chroma is lost, do not
+ *      turn into grey patches;
  *   4. the result is a per-channel gain T/B (<= 1) on the base, upsampled
  *      bilinearly and applied to every full-resolution pixel in one pass:
  *      relative texture under the highlight (pores) is kept, not flattened
@@ -50,15 +53,14 @@
 #include <string.h>
 
 #define ANALYSIS_PX_PER_MM 4.0f /* base and gains */
-#define COARSE_PX_PER_MM 1.0f   /* diffuse reference */
+#define COARSE_PX_PER_MM 0.5f   /* diffuse reference */
 #define BASE_SIGMA_MM 0.3f
 #define REF_SIGMA_MM 5.0f
 #define REF_WIDE_SIGMA_MM 15.0f
 #define REF_WIDE_WEIGHT 0.02f /* the wide term only counts where the narrow one has no skin */
 #define REF_ROUNDS 3
-#define ROI_MARGIN_MM 8.0f /* context around the skin for the reference */
-#define REMOVE 0.85f       /* fraction of the specular removed at Blend 1: a little sheen stays */
-#define SHEEN_MAX 0.06f    /* ... but at most this fraction of the diffuse */
+#define REMOVE 0.85f    /* fraction of the specular removed at Blend 1: a little sheen stays */
+#define SHEEN_MAX 0.06f /* ... but at most this fraction of the diffuse */
 /* Dead zones: natural variation of skin is not shine. */
 #define PALE_DEAD 0.010f       /* chromaticity distance toward grey */
 #define BRIGHT_DEAD 0.05f      /* relative brightness over the reference */
@@ -202,11 +204,16 @@ static int diffuse_reference(const plane3 *base, const float *wa, int aw, int ah
     for (int round = 1; round < REF_ROUNDS && !err; round++) {
         for (size_t i = 0; i < n; i++) {
             float v[3] = {bc[0][i], bc[1][i], bc[2][i]}, r[3] = {dr[0][i], dr[1][i], dr[2][i]};
-            float dist, alpha0, perp[3], f = pale_share(v, r, &dist, &alpha0, perp);
+            /* any chroma outlier stops counting: paler (shine), but also
+             * more saturated or another hue (lips or make-up the skin
+             * weight let in) */
+            float dist, perp[3], alpha = decompose(v, r, &dist, perp);
             float sv = v[0] + v[1] + v[2], sr = r[0] + r[1] + r[2];
-            float pale = f * dist / REF_PALE_SCALE;
+            float hue = sqrtf(perp[0] * perp[0] + perp[1] * perp[1] + perp[2] * perp[2]);
+            float off =
+                fmaxf(0.f, fabsf(1.f - alpha) * dist - PALE_DEAD) + fmaxf(0.f, hue - PALE_DEAD);
             float bright = sr > 1e-6f ? fmaxf(0.f, sv / sr - 1.f) / REF_BRIGHT_SCALE : 0.f;
-            wr[i] = wc[i] * expf(-(pale + bright));
+            wr[i] = wc[i] * expf(-(off / REF_PALE_SCALE + bright));
         }
         err = masked_reference(bcc, wr, cw, ch, sigma, wide, dr, tmp);
     }
@@ -405,22 +412,19 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         int bx, by, bw, bh;
         if (!rt_face_skin_bounds(a, i, &bx, &by, &bw, &bh)) continue;
         const rt_face *f = &a->faces[i];
-        int margin = (int)ceilf(rt_face_mm(f, ROI_MARGIN_MM));
+        /* the ROI is the skin bounds: base and reference only ever average
+         * skin, so nothing beyond them would count */
         face_job *fj = &jobs[i];
-        fj->rx = bx - margin < 0 ? 0 : bx - margin;
-        fj->ry = by - margin < 0 ? 0 : by - margin;
-        int rx1 = bx + bw + margin > im->width ? im->width : bx + bw + margin;
-        int ry1 = by + bh + margin > im->height ? im->height : by + bh + margin;
-        fj->rw = rx1 - fj->rx;
-        fj->rh = ry1 - fj->ry;
-        if (fj->rw <= 0 || fj->rh <= 0) continue;
-        fj->weight = rt_alloc_floats((size_t)fj->rw * fj->rh);
+        fj->rx = bx;
+        fj->ry = by;
+        fj->rw = bw;
+        fj->rh = bh;
+        fj->weight = rt_alloc_floats((size_t)bw * bh);
         if (!fj->weight) {
             err = rt_error(RT_ERR_NOMEM, "Mattifier: out of memory");
             break;
         }
-        err = rt_plugin_skin_weight(ctx, i, fj->rx, fj->ry, fj->rw, fj->rh, fj->weight,
-                                    (size_t)fj->rw);
+        err = rt_plugin_skin_weight(ctx, i, bx, by, bw, bh, fj->weight, (size_t)bw);
         if (err) break;
         int any = 0;
         for (size_t k = 0; k < (size_t)fj->rw * fj->rh && !any; k++)
@@ -428,7 +432,7 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         if (!any) continue;
         err = analyse_face(im, f, fj);
         if (err) break;
-        /* the layer covers the skin bounds (the weight is 0 beyond) */
+        /* the layer covers every face's skin bounds */
         if (bx < ux0) ux0 = bx;
         if (by < uy0) uy0 = by;
         if (bx + bw > ux1) ux1 = bx + bw;
