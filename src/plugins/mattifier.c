@@ -62,9 +62,8 @@
 #define REMOVE 0.85f    /* fraction of the specular removed at Blend 1: a little sheen stays */
 #define SHEEN_MAX 0.06f /* ... but at most this fraction of the diffuse */
 /* Dead zones: natural variation of skin is not shine. */
-#define PALE_DEAD 0.010f       /* chromaticity distance toward grey */
-#define BRIGHT_DEAD 0.05f      /* relative brightness over the reference */
-#define GREY_BRIGHT_DEAD 0.20f /* same, when the skin has no chroma (black and white photo) */
+#define PALE_DEAD 0.010f  /* chromaticity distance toward grey */
+#define BRIGHT_DEAD 0.05f /* relative brightness over the reference */
 /* Reference weights: how fast paler / brighter pixels stop counting. */
 #define REF_PALE_SCALE 0.015f
 #define REF_BRIGHT_SCALE 0.10f
@@ -81,6 +80,7 @@ typedef struct face_job {
     int aw, ah;         /* analysis size */
     float *weight;      /* full-resolution skin weight of the ROI (rw x rh) */
     float *gain;        /* 3 planes aw x ah: per-channel linear gain (<= 1) */
+    int colourless;     /* the skin has no chroma: shine cannot be told from light */
 } face_job;
 
 static float smoothstepf(float lo, float hi, float v)
@@ -244,8 +244,7 @@ static void pixel_gain(const float b[3], const float r[3], float gain[3])
      * white", its luminance bounds what can be removed. */
     float m_chroma = f * sb;
     float m_bright = fmaxf(0.f, sb - (1.f + BRIGHT_DEAD) * sr);
-    float m_grey = fmaxf(0.f, sb - (1.f + GREY_BRIGHT_DEAD) * sr);
-    float m = chroma_conf * fminf(m_chroma, m_bright) + (1.f - chroma_conf) * m_grey;
+    float m = chroma_conf * fminf(m_chroma, m_bright);
     if (m <= 0.f) return;
     /* the sheen left: a fraction of the shine, at most a little of the
      * diffuse (a strong highlight's 15 % would still be a grey spot) */
@@ -332,6 +331,21 @@ static int analyse_face(const rt_image *im, const rt_face *f, face_job *fj)
         rt_free(mem);
         return err;
     }
+    /* Without colour (a black-and-white photo) shine and lit skin look the
+     * same: brightness alone would flatten the face's form, so the face is
+     * left alone. */
+    double wsum = 0, dsum = 0;
+    for (size_t i = 0; i < na; i++) {
+        float dist, perp[3], r[3] = {ref.c[0][i], ref.c[1][i], ref.c[2][i]};
+        decompose(r, r, &dist, perp);
+        wsum += wa[i];
+        dsum += wa[i] * dist;
+    }
+    if (wsum <= 0 || dsum / wsum < CHROMA_MIN) {
+        fj->colourless = 1;
+        rt_free(mem);
+        return 0;
+    }
     /* the gains replace the linear copy (same memory) */
     fj->gain = mem;
 #pragma omp parallel for schedule(static)
@@ -407,7 +421,7 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     const rt_image *im = ctx->image;
     face_job *jobs = calloc((size_t)a->nfaces, sizeof *jobs);
     if (!jobs) return rt_error(RT_ERR_NOMEM, "Mattifier: out of memory");
-    int ux0 = im->width, uy0 = im->height, ux1 = 0, uy1 = 0, nskin = 0;
+    int ux0 = im->width, uy0 = im->height, ux1 = 0, uy1 = 0, nskin = 0, ncolourless = 0;
     for (int i = 0; i < a->nfaces; i++) {
         int bx, by, bw, bh;
         if (!rt_face_skin_bounds(a, i, &bx, &by, &bw, &bh)) continue;
@@ -432,6 +446,10 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         if (!any) continue;
         err = analyse_face(im, f, fj);
         if (err) break;
+        if (fj->colourless) {
+            ncolourless++;
+            continue;
+        }
         /* the layer covers every face's skin bounds */
         if (bx < ux0) ux0 = bx;
         if (by < uy0) uy0 = by;
@@ -462,8 +480,14 @@ static int mattifier_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         rt_image_destroy(layer);
         return err;
     }
+    if (ncolourless)
+        rt_plugin_warn(ctx,
+                       "%d of %d faces left untouched: their skin has no colour (black and "
+                       "white?), so shine cannot be told from lit skin",
+                       ncolourless, a->nfaces);
     if (!layer) {
-        rt_plugin_warn(ctx, "no skin visible on the faces found: no shine removed");
+        if (!ncolourless)
+            rt_plugin_warn(ctx, "no skin visible on the faces found: no shine removed");
         return 0;
     }
     out->layer = layer;
