@@ -14,10 +14,11 @@
  *      skin-masked Gaussian (0.3 mm: pores stay out of the base);
  *   2. diffuse reference Dref at 0.5 px/mm: masked normalised convolution of
  *      the base (5 mm, plus a wide 15 mm term that fills large shiny areas)
- *      whose weights are re-estimated three times, each time dropping pixels
- *      that are brighter than the reference or off its chroma (paler:
- *      shine; more saturated or another hue: lips or make-up the skin
- *      weight let in), a robust envelope of the diffuse skin;
+ *      whose weights are re-estimated three times at the analysis
+ *      resolution, each time dropping pixels that are brighter than the
+ *      reference or off its chroma (paler: shine; more saturated or another
+ *      hue: lips or make-up the skin weight let in): a robust envelope of
+ *      the diffuse skin;
  *   3. per base pixel, the specular amount m along grey: the chroma cue
  *      (share of the pixel beyond the reference chromaticity toward grey,
  *      past a dead zone of natural variation) limited by the luminance cue
@@ -29,15 +30,20 @@
  *   4. the result is a per-channel gain T/B (<= 1) on the base, upsampled
  *      bilinearly and applied to every full-resolution pixel in one pass:
  *      relative texture under the highlight (pores) is kept, not flattened
- *      and not amplified into noise.
+ *      and not amplified into noise;
+ *   5. clipped pixels (no texture left) borrow the relative luminance
+ *      texture of skin at one offset per face (the shortest of 1.5-9 mm
+ *      that lands on unclipped skin).
  * The layer holds the mattified colour, alpha = Blend x skin weight where a
  * pixel gets darker; the pipeline composites it with darken (min), so the
  * output is never brighter than the input.
  *
- * First version: clipped highlights have no texture to keep and come out
- * smooth (no detail synthesis from the neighbouring skin yet); the base/
- * detail split is a plain skin-masked Gaussian (filters/blur.h) until the
- * shared band decomposition lands.
+ * First version: the borrowed texture of clipped highlights is a plain
+ * offset copy (no patch search, no blending of several sources); pale but
+ * matte skin that is also brighter than its surroundings (under the eyes
+ * of light skin) is partly taken for shine; the base/detail split is a
+ * plain skin-masked Gaussian (filters/blur.h) until the shared band
+ * decomposition lands.
  */
 #include "plugins/plugin.h"
 
@@ -58,15 +64,19 @@
 #define REF_SIGMA_MM 5.0f
 #define REF_WIDE_SIGMA_MM 15.0f
 #define REF_WIDE_WEIGHT 0.02f /* the wide term only counts where the narrow one has no skin */
-#define REF_ROUNDS 3
+#define REF_ROUNDS 4
 #define REMOVE 0.85f    /* fraction of the specular removed at Blend 1: a little sheen stays */
 #define SHEEN_MAX 0.06f /* ... but at most this fraction of the diffuse */
+/* Clipped highlights (all channels near white, sRGB) have lost their texture. */
+#define CLIP_LO 0.94f
+#define CLIP_HI 0.99f
+#define TEX_RADIUS_MM 0.25f /* local mean of the borrowed texture: finer than pores */
 /* Dead zones: natural variation of skin is not shine. */
 #define PALE_DEAD 0.010f  /* chromaticity distance toward grey */
 #define BRIGHT_DEAD 0.05f /* relative brightness over the reference */
 /* Reference weights: how fast paler / brighter pixels stop counting. */
-#define REF_PALE_SCALE 0.015f
-#define REF_BRIGHT_SCALE 0.10f
+#define REF_PALE_SCALE 0.010f
+#define REF_BRIGHT_SCALE 0.05f
 /* Chroma confidence: chromaticity distance of the skin from grey. */
 #define CHROMA_MIN 0.01f
 #define CHROMA_FULL 0.04f
@@ -81,6 +91,9 @@ typedef struct face_job {
     float *weight;      /* full-resolution skin weight of the ROI (rw x rh) */
     float *gain;        /* 3 planes aw x ah: per-channel linear gain (<= 1) */
     int colourless;     /* the skin has no chroma: shine cannot be told from light */
+    int src_dx, src_dy; /* where clipped pixels borrow texture from (full resolution) */
+    int has_src;
+    int tex_radius; /* box radius of the borrowed texture's local mean, pixels */
 } face_job;
 
 static float smoothstepf(float lo, float hi, float v)
@@ -173,7 +186,8 @@ static inline float bilinear(const float *p, int w, int h, float fx, float fy)
 }
 
 /* The diffuse reference at coarse resolution, upsampled to the analysis
- * grid: ref[c] (aw x ah).  base/wa are the analysis planes. */
+ * grid: ref[c] (aw x ah).  base/wa are the analysis planes.  The robust
+ * weights are re-estimated REF_ROUNDS - 1 times. */
 static int diffuse_reference(const plane3 *base, const float *wa, int aw, int ah, float ppm_a,
                              plane3 *ref)
 {
@@ -184,26 +198,45 @@ static int diffuse_reference(const plane3 *base, const float *wa, int aw, int ah
     if (ch < 1) ch = 1;
     float ppm_c = ppm_a * (float)cw / (float)aw;
     size_t n = (size_t)cw * ch, na = (size_t)aw * ah;
-    float *mem = rt_alloc_floats(11 * n + na);
+    float *mem = rt_alloc_floats(10 * n + 2 * na);
     if (!mem) return rt_error(RT_ERR_NOMEM, "Mattifier: out of memory");
     float *bc[3] = {mem, mem + n, mem + 2 * n};
     float *dr[3] = {mem + 3 * n, mem + 4 * n, mem + 5 * n};
-    float *wc = mem + 6 * n, *wr = mem + 7 * n, *tmp = mem + 8 * n, *prod = mem + 11 * n;
-    /* coarse base: skin-weighted average of the analysis base */
-    rt_downscale_plane(wa, aw, ah, wc, cw, ch);
-    for (int c = 0; c < 3; c++) {
-        for (size_t i = 0; i < na; i++)
-            prod[i] = base->c[c][i] * wa[i];
-        rt_downscale_plane(prod, aw, ah, bc[c], cw, ch);
-        for (size_t i = 0; i < n; i++)
-            bc[c][i] = wc[i] > 1e-6f ? bc[c][i] / wc[i] : 0.f;
-    }
+    float *wc = mem + 6 * n, *tmp = mem + 7 * n, *prod = mem + 10 * n, *w = prod + na;
     float sigma = REF_SIGMA_MM * ppm_c, wide = REF_WIDE_SIGMA_MM * ppm_c;
-    const float *bcc[3] = {bc[0], bc[1], bc[2]};
-    int err = masked_reference(bcc, wc, cw, ch, sigma, wide, dr, tmp);
-    for (int round = 1; round < REF_ROUNDS && !err; round++) {
-        for (size_t i = 0; i < n; i++) {
-            float v[3] = {bc[0][i], bc[1][i], bc[2][i]}, r[3] = {dr[0][i], dr[1][i], dr[2][i]};
+    float sx = (float)cw / (float)aw, sy = (float)ch / (float)ah;
+    memcpy(w, wa, na * sizeof *w);
+    int err = 0;
+    for (int round = 0; round < REF_ROUNDS && !err; round++) {
+        /* coarse weighted base: the weights are decided at the analysis
+         * resolution, where a few-millimetre highlight is resolved (a
+         * coarse pixel would mix it with the skin around and let it in) */
+        rt_downscale_plane(w, aw, ah, wc, cw, ch);
+        for (int c = 0; c < 3; c++) {
+            for (size_t i = 0; i < na; i++)
+                prod[i] = base->c[c][i] * w[i];
+            rt_downscale_plane(prod, aw, ah, bc[c], cw, ch);
+            for (size_t i = 0; i < n; i++)
+                bc[c][i] = wc[i] > 1e-9f ? bc[c][i] / wc[i] : 0.f;
+        }
+        const float *bcc[3] = {bc[0], bc[1], bc[2]};
+        err = masked_reference(bcc, wc, cw, ch, sigma, wide, dr, tmp);
+        for (int c = 0; c < 3 && !err; c++) {
+#pragma omp parallel for schedule(static)
+            for (int y = 0; y < ah; y++)
+                for (int x = 0; x < aw; x++)
+                    ref->c[c][(size_t)y * aw + x] =
+                        bilinear(dr[c], cw, ch, ((float)x + 0.5f) * sx, ((float)y + 0.5f) * sy);
+        }
+        if (round + 1 == REF_ROUNDS || err) break;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < na; i++) {
+            if (!(wa[i] > 0.f)) {
+                w[i] = 0.f;
+                continue;
+            }
+            float v[3] = {base->c[0][i], base->c[1][i], base->c[2][i]};
+            float r[3] = {ref->c[0][i], ref->c[1][i], ref->c[2][i]};
             /* any chroma outlier stops counting: paler (shine), but also
              * more saturated or another hue (lips or make-up the skin
              * weight let in) */
@@ -213,17 +246,8 @@ static int diffuse_reference(const plane3 *base, const float *wa, int aw, int ah
             float off =
                 fmaxf(0.f, fabsf(1.f - alpha) * dist - PALE_DEAD) + fmaxf(0.f, hue - PALE_DEAD);
             float bright = sr > 1e-6f ? fmaxf(0.f, sv / sr - 1.f) / REF_BRIGHT_SCALE : 0.f;
-            wr[i] = wc[i] * expf(-(off / REF_PALE_SCALE + bright));
+            w[i] = wa[i] * expf(-(off / REF_PALE_SCALE + bright));
         }
-        err = masked_reference(bcc, wr, cw, ch, sigma, wide, dr, tmp);
-    }
-    for (int c = 0; c < 3 && !err; c++) {
-        float sx = (float)cw / (float)aw, sy = (float)ch / (float)ah;
-#pragma omp parallel for schedule(static)
-        for (int y = 0; y < ah; y++)
-            for (int x = 0; x < aw; x++)
-                ref->c[c][(size_t)y * aw + x] =
-                    bilinear(dr[c], cw, ch, ((float)x + 0.5f) * sx, ((float)y + 0.5f) * sy);
     }
     rt_free(mem);
     return err;
@@ -243,7 +267,10 @@ static void pixel_gain(const float b[3], const float r[3], float gain[3])
      * envelope.  Shine needs both; a clipped highlight's chroma says "all
      * white", its luminance bounds what can be removed. */
     float m_chroma = f * sb;
-    float m_bright = fmaxf(0.f, sb - (1.f + BRIGHT_DEAD) * sr);
+    /* the brightness dead zone protects lit, slightly pale skin; a (nearly)
+     * white pixel is shine through and through and goes down to the
+     * reference itself (else clipped highlights stay pale discs) */
+    float m_bright = fmaxf(0.f, sb - (1.f + BRIGHT_DEAD * (1.f - f)) * sr);
     float m = chroma_conf * fminf(m_chroma, m_bright);
     if (m <= 0.f) return;
     /* the sheen left: a fraction of the shine, at most a little of the
@@ -258,9 +285,12 @@ static void pixel_gain(const float b[3], const float r[3], float gain[3])
      * rescaling the pixel's chroma, which a clipped or capped highlight has
      * lost (that left grey patches). */
     float sheen = sheen_sum / left;
+    /* diffuse chroma: the palest natural skin for a little shine (continuous
+     * with untouched pixels), the reference's own for a white pixel */
+    float sat = alpha0 + (1.f - alpha0) * f;
     float ct[3];
     for (int c = 0; c < 3; c++) {
-        float model = 1.f / 3.f + (1.f - sheen) * alpha0 * (r[c] / sr - 1.f / 3.f) + perp[c];
+        float model = 1.f / 3.f + (1.f - sheen) * sat * (r[c] / sr - 1.f / 3.f) + perp[c];
         float own = b[c] / sb;
         ct[c] = own + chroma_conf * (model - own);
         if (ct[c] < 0.f) ct[c] = 0.f;
@@ -274,6 +304,49 @@ static void pixel_gain(const float b[3], const float r[3], float gain[3])
         float g = b[c] > 1e-6f ? t / b[c] : 1.f;
         gain[c] = g < 1.f ? (g > 0.f ? g : 0.f) : 1.f;
     }
+}
+
+/* Clipped highlights keep no texture: they borrow the relative texture of
+ * skin nearby.  One offset per face, the shortest (1.5 to 9 mm, 8
+ * directions) that sends (nearly) every clipped analysis pixel to unclipped
+ * skin; none when there is no clipping or no such offset. */
+static void find_texture_source(const plane3 *lin, const float *wa, int aw, int ah, float ppm_a,
+                                float to_full, face_job *fj)
+{
+    const float clip_lin = 0.85f; /* the analysis copy averages: a bit below white */
+    size_t na = (size_t)aw * ah, nclip = 0;
+    unsigned char *clip = calloc(na, 1);
+    if (!clip) return;
+    for (size_t i = 0; i < na; i++) {
+        float m = fminf(lin->c[0][i], fminf(lin->c[1][i], lin->c[2][i]));
+        clip[i] = wa[i] > 0.5f && m >= clip_lin;
+        nclip += clip[i];
+    }
+    static const float radii[] = {1.5f, 2.5f, 4.f, 6.f, 9.f};
+    static const int dirs[8][2] = {{1, 0}, {-1, 0}, {0, 1},  {0, -1},
+                                   {1, 1}, {-1, 1}, {1, -1}, {-1, -1}};
+    for (size_t r = 0; nclip && r < sizeof radii / sizeof radii[0] && !fj->has_src; r++)
+        for (int d = 0; d < 8 && !fj->has_src; d++) {
+            float len = radii[r] * ppm_a / (dirs[d][0] && dirs[d][1] ? 1.41421356f : 1.f);
+            int dx = (int)lroundf((float)dirs[d][0] * len),
+                dy = (int)lroundf((float)dirs[d][1] * len);
+            size_t good = 0;
+            for (int y = 0; y < ah; y++)
+                for (int x = 0; x < aw; x++) {
+                    size_t i = (size_t)y * aw + x;
+                    if (!clip[i]) continue;
+                    int sx = x + dx, sy = y + dy;
+                    if (sx < 0 || sy < 0 || sx >= aw || sy >= ah) continue;
+                    size_t j = (size_t)sy * aw + sx;
+                    good += wa[j] > 0.5f && !clip[j];
+                }
+            if (good * 20 >= nclip * 19) {
+                fj->has_src = 1;
+                fj->src_dx = (int)lroundf((float)dx * to_full);
+                fj->src_dy = (int)lroundf((float)dy * to_full);
+            }
+        }
+    free(clip);
 }
 
 /* Analysis of one face: fills fj->gain.  Returns 0 with fj->gain NULL when
@@ -331,6 +404,9 @@ static int analyse_face(const rt_image *im, const rt_face *f, face_job *fj)
         rt_free(mem);
         return err;
     }
+    find_texture_source(&lin, wa, aw, ah, ppm_a, (float)fj->rw / (float)aw, fj);
+    fj->tex_radius = (int)lroundf(TEX_RADIUS_MM * ppm);
+    if (fj->tex_radius < 1) fj->tex_radius = 1;
     /* Without colour (a black-and-white photo) shine and lit skin look the
      * same: brightness alone would flatten the face's form, so the face is
      * left alone. */
@@ -362,6 +438,31 @@ static int analyse_face(const rt_image *im, const rt_face *f, face_job *fj)
     return 0;
 }
 
+/* Relative luminance texture of the image at (x, y): its linear luminance
+ * over the mean of the (2r+1)^2 box around it, minus 1, clamped. */
+static float borrowed_texture(const rt_image *im, int x, int y, int r)
+{
+    const float *p[3] = {rt_image_plane(im, 0), rt_image_plane(im, 1), rt_image_plane(im, 2)};
+    float sum = 0.f, centre = 0.f;
+    int n = 0;
+    for (int dy = -r; dy <= r; dy++) {
+        int yy = y + dy < 0 ? 0 : (y + dy >= im->height ? im->height - 1 : y + dy);
+        for (int dx = -r; dx <= r; dx++) {
+            int xx = x + dx < 0 ? 0 : (x + dx >= im->width ? im->width - 1 : x + dx);
+            size_t i = (size_t)yy * im->width + xx;
+            float v = rt_luminance(rt_srgb_to_linear(p[0][i]), rt_srgb_to_linear(p[1][i]),
+                                   rt_srgb_to_linear(p[2][i]));
+            sum += v;
+            n++;
+            if (!dx && !dy) centre = v;
+        }
+    }
+    float mean = sum / (float)n;
+    if (mean <= 1e-4f) return 0.f;
+    float t = centre / mean - 1.f;
+    return t < -0.5f ? -0.5f : (t > 0.5f ? 0.5f : t);
+}
+
 /* Full-resolution pass of one face into the layer (origin lx, ly). */
 static void apply_face(const rt_image *im, const face_job *fj, float blend, rt_image *layer, int lx,
                        int ly)
@@ -389,10 +490,20 @@ static void apply_face(const rt_image *im, const face_job *fj, float blend, rt_i
             }
             if (!darker) continue;
             size_t ii = (size_t)iy * im->width + ix, li = (size_t)ly_ * lstride + lx_;
+            float tex = 1.f;
+            if (fj->has_src) {
+                float lo = fminf(rt_image_plane(im, 0)[ii],
+                                 fminf(rt_image_plane(im, 1)[ii], rt_image_plane(im, 2)[ii]));
+                float k = smoothstepf(CLIP_LO, CLIP_HI, lo);
+                if (k > 0.f)
+                    tex = 1.f + k * borrowed_texture(im, ix + fj->src_dx, iy + fj->src_dy,
+                                                     fj->tex_radius);
+            }
             int changed = 0;
             for (int c = 0; c < 3; c++) {
                 float v = rt_image_plane(im, c)[ii];
-                float out = g[c] < 1.f ? rt_linear_to_srgb(rt_srgb_to_linear(v) * g[c]) : v;
+                float out = g[c] < 1.f ? rt_linear_to_srgb(rt_srgb_to_linear(v) * g[c] * tex) : v;
+                if (out > v) out = v;
                 float *dst = rt_image_plane(layer, c) + li;
                 if (out < v) changed = 1;
                 if (out < *dst) *dst = out;

@@ -481,6 +481,7 @@ static void check_synthetic(const char *file, const char *label)
     assert_true(ncore > 20 && nring > 100);
     assert_true(removed >= 0.70);
     assert_true(mean_de < 6.0);
+    assert_true(core_tex >= 0.55); /* texture borrowed from nearby skin */
     free(bt);
     free(bo);
     free(shine);
