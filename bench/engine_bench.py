@@ -102,6 +102,8 @@ def main():
         crop = payload([{"Plugin": "Crop", "User Params": {"AutoStraightenMode": "AI",
                                                            "AspectRatio": "4 : 5"}}], tmp, "crop")
         rotate = payload([{"Plugin": "Crop", "User Params": {"Angle": 3.5}}], tmp, "rotate")
+        lift = payload([{"Plugin": "Face Lifting", "Face Lifting": 1, "Double Chin Correction": 1}],
+                       tmp, "lift")
         for mp, inp in inputs.items():
             out = os.path.join(tmp, "out.jpg")
             vips_ms, vips_rss = median_of(["vips", "copy", inp, out + "[Q=95,subsample_mode=off]"])
@@ -122,7 +124,7 @@ def main():
             entry["retouch_empty_warm_job_ms"] = round(statistics.median(warm), 1)
             entry["warm_ratio_vs_vips_copy"] = round(statistics.median(warm) / vips_ms, 3)
             for name, pl in (("color_correction_full", cc), ("crop_ai_4x5", crop),
-                             ("crop_rotate_3_5deg", rotate)):
+                             ("crop_rotate_3_5deg", rotate), ("face_lifting", lift)):
                 samples = [engine_stages(inp, pl, out) for _ in range(RUNS)]
                 warm_samples = [engine_stages(inp, pl, out, True) for _ in range(RUNS)]
                 plugin_ms, analysis_ms = [], []

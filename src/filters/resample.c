@@ -90,16 +90,6 @@ int rt_downscale(const rt_image *src, int max_side, rt_image **out)
     return 0;
 }
 
-/* Catmull-Rom weights for fractional offset t in [0,1). */
-static inline void cubic_weights(float t, float wt[4])
-{
-    float t2 = t * t, t3 = t2 * t;
-    wt[0] = 0.5f * (-t3 + 2.0f * t2 - t);
-    wt[1] = 0.5f * (3.0f * t3 - 5.0f * t2 + 2.0f);
-    wt[2] = 0.5f * (-3.0f * t3 + 4.0f * t2 + t);
-    wt[3] = 0.5f * (t3 - t2);
-}
-
 static inline int clampi(int v, int lo, int hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
@@ -147,8 +137,8 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
             float fx = floorf(sx), fy = floorf(sy);
             int ix = (int)fx - 1, iy = (int)fy - 1;
             float wx[4], wy[4];
-            cubic_weights(sx - fx, wx);
-            cubic_weights(sy - fy, wy);
+            rt_cubic_weights(sx - fx, wx);
+            rt_cubic_weights(sy - fy, wy);
             if (ix >= 0 && iy >= 0 && ix + 3 < w && iy + 3 < h) {
                 /* inside: no clamping (nearly every pixel) */
                 const size_t base = (size_t)iy * (size_t)w + (size_t)ix;

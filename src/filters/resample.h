@@ -27,4 +27,15 @@ typedef struct rt_rotate_crop {
 int rt_rotate_crop_image(const rt_image *src, const float *alpha, const rt_rotate_crop *rc,
                          rt_image **out, float **out_alpha);
 
+/* Catmull-Rom weights of the four taps around a sample at fractional
+ * offset t in [0,1) (taps at -1, 0, 1, 2). */
+static inline void rt_cubic_weights(float t, float wt[4])
+{
+    float t2 = t * t, t3 = t2 * t;
+    wt[0] = 0.5f * (-t3 + 2.0f * t2 - t);
+    wt[1] = 0.5f * (3.0f * t3 - 5.0f * t2 + 2.0f);
+    wt[2] = 0.5f * (-3.0f * t3 + 4.0f * t2 + t);
+    wt[3] = 0.5f * (t3 - t2);
+}
+
 #endif

@@ -11,6 +11,9 @@
  * with a deterministic sub-LSB dither for 8-bit output, and ICC, EXIF
  * (orientation reset to 1), XMP and IPTC re-attached.
  *
+ * Files: image_format.c (names, limits, accepted loaders), image_decode.c,
+ * image_metadata.c, image_encode.c; vips_error.h takes libvips's messages.
+ *
  * Ownership: rt_decode() returns an rt_decoded owned by the caller, released
  * with rt_decoded_destroy(); it owns its image, alpha plane and metadata.
  */
@@ -33,6 +36,10 @@ typedef enum rt_file_format {
 const char *rt_file_format_name(rt_file_format f);      /* "jpeg" */
 const char *rt_file_format_extension(rt_file_format f); /* "jpg" */
 const char *rt_file_format_mime(rt_file_format f);      /* "image/jpeg" */
+/* RT_ERR_TOO_BIG naming the limit when a w x h image does not fit the
+ * format (JPEG: 65500 pixels a side, libjpeg's limit; WebP: 16383), else 0: jobs check it
+ * before any work, the encoders again. */
+int rt_file_format_check_size(rt_file_format f, int w, int h);
 
 /* Metadata carried from the input to every output: the input's header
  * fields (ICC, EXIF, XMP, IPTC, ...) minus those describing its pixels. */

@@ -51,14 +51,83 @@ static nn_tensor *find_tensor(const nn_model *m, const char *name)
     return NULL;
 }
 
-void nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape)
+static int json_int_value(json_t *v, long long *out)
 {
-    t->rank = rank;
-    t->size = 1;
-    for (int i = 0; i < rank; i++) {
-        t->shape[i] = shape[i];
-        t->size *= (size_t)shape[i];
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
     }
+    if (json_is_string(v)) {
+        char *end;
+        errno = 0;
+        *out = strtoll(json_string_value(v), &end, 10);
+        return (errno || *end) ? -1 : 0;
+    }
+    return -1;
+}
+
+int nn_shape_check(int rank, const long long *dims, size_t *size, const char **why)
+{
+    *size = 0;
+    if (rank < 0 || rank > NN_MAX_RANK) {
+        *why = "rank over 4";
+        return -1;
+    }
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 1 || dims[i] > NN_MAX_DIM) {
+            *why = dims[i] < 1 ? "a dimension below 1" : "a dimension over 16777216";
+            return -1;
+        }
+        /* n <= 2^28 and dims[i] <= 2^24: the product fits size_t */
+        n *= (size_t)dims[i];
+        if (n > NN_MAX_ELEMENTS) {
+            *why = "more than 268435456 values";
+            return -1;
+        }
+    }
+    *size = n;
+    return 0;
+}
+
+int nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape)
+{
+    long long dims[NN_MAX_RANK];
+    const char *why;
+    int r = rank < 0 ? 0 : rank > NN_MAX_RANK ? NN_MAX_RANK : rank;
+    for (int i = 0; i < r; i++)
+        dims[i] = shape[i];
+    int rc = nn_shape_check(rank, dims, &t->size, &why);
+    t->rank = r;
+    for (int i = 0; i < r; i++)
+        t->shape[i] = shape[i];
+    return rc;
+}
+
+int nn_shape_parse(const nn_model *m, json_t *dims, int placeholder, const char *what, int *rank,
+                   int shape[NN_MAX_RANK])
+{
+    if (!json_is_array(dims)) return rt_error(RT_ERR_MODEL, "%s: %s has no shape", m->path, what);
+    size_t n = json_array_size(dims);
+    if (n > NN_MAX_RANK)
+        return rt_error(RT_ERR_MODEL, "%s: %s has rank %zu (max %d)", m->path, what, n,
+                        NN_MAX_RANK);
+    long long v[NN_MAX_RANK];
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(dims, i);
+        if (placeholder) d = json_object_get(d, "size");
+        if (json_int_value(d, &v[i]) || (!placeholder && !json_is_integer(d)))
+            return rt_error(RT_ERR_MODEL, "%s: %s has a bad shape", m->path, what);
+        if (placeholder && v[i] == -1) v[i] = 1;
+    }
+    size_t size;
+    const char *why;
+    if (nn_shape_check((int)n, v, &size, &why))
+        return rt_error(RT_ERR_MODEL, "%s: %s has a bad shape (%s)", m->path, what, why);
+    *rank = (int)n;
+    for (size_t i = 0; i < n; i++)
+        shape[i] = (int)v[i];
+    return 0;
 }
 
 nn_tensor *nn_model_new_const(nn_model *model, const char *name, int rank, const int *shape)
@@ -100,21 +169,6 @@ static json_t *attr_get(const nn_node *node, const char *key)
     return node->attr ? json_object_get(node->attr, key) : NULL;
 }
 
-static int json_int_value(json_t *v, long long *out)
-{
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        char *end;
-        errno = 0;
-        *out = strtoll(json_string_value(v), &end, 10);
-        return (errno || *end) ? -1 : 0;
-    }
-    return -1;
-}
-
 int nn_attr_ints(const nn_node *node, const char *key, int *out, int max)
 {
     json_t *a = attr_get(node, key);
@@ -123,7 +177,9 @@ int nn_attr_ints(const nn_node *node, const char *key, int *out, int max)
     int n = (int)json_array_size(list);
     for (int i = 0; i < n && i < max; i++) {
         long long v;
-        if (json_int_value(json_array_get(list, (size_t)i), &v)) return -1;
+        if (json_int_value(json_array_get(list, (size_t)i), &v) || v < -NN_MAX_DIM ||
+            v > NN_MAX_DIM)
+            return -1;
         out[i] = (int)v;
     }
     return n;
@@ -134,7 +190,8 @@ int nn_attr_int_or(const nn_node *node, const char *key, int def)
     json_t *a = attr_get(node, key);
     long long v;
     if (!a || json_int_value(json_object_get(a, "i"), &v)) return def;
-    return (int)v;
+    /* beyond any real size: the op's own range checks refuse it */
+    return v < -NN_MAX_DIM ? -NN_MAX_DIM - 1 : v > NN_MAX_DIM ? NN_MAX_DIM + 1 : (int)v;
 }
 
 int nn_attr_bool_or(const nn_node *node, const char *key, int def)
@@ -247,7 +304,8 @@ int nn_attr_nhwc_window(const nn_model *model, const nn_node *node, const char *
         return nn_node_error(model, node, "%s must be [1,h,w,1]", key);
     *h = v[1];
     *w = v[2];
-    if (*h < 1 || *w < 1) return nn_node_error(model, node, "%s must be positive", key);
+    if (*h < 1 || *w < 1 || *h > NN_MAX_DIM || *w > NN_MAX_DIM)
+        return nn_node_error(model, node, "%s must be 1..%d", key, NN_MAX_DIM);
     return 0;
 }
 
@@ -280,15 +338,13 @@ static int add_placeholder(nn_model *m, json_t *jnode, const char *name)
     json_t *dims = json_object_get(
         json_object_get(json_object_get(json_object_get(jnode, "attr"), "shape"), "shape"), "dim");
     int shape[NN_MAX_RANK];
-    int rank = (int)json_array_size(dims);
-    if (rank < 1 || rank > NN_MAX_RANK)
+    int rank;
+    char what[300];
+    snprintf(what, sizeof what, "input '%s'", name);
+    int rc = nn_shape_parse(m, dims, 1, what, &rank, shape);
+    if (rc) return rc;
+    if (rank < 1)
         return rt_error(RT_ERR_MODEL, "%s: input '%s' has an unsupported shape", m->path, name);
-    for (int i = 0; i < rank; i++) {
-        long long v;
-        if (json_int_value(json_object_get(json_array_get(dims, (size_t)i), "size"), &v))
-            return rt_error(RT_ERR_MODEL, "%s: input '%s': bad shape", m->path, name);
-        shape[i] = v < 0 ? 1 : (int)v;
-    }
     nn_tensor_set_shape(t, rank, shape);
     return 0;
 }
@@ -490,7 +546,10 @@ static int prepare_nodes(nn_model *m)
         }
         int rc = n->op->prepare(m, n);
         if (rc) return rc;
-        if (n->output->size == 0) return nn_node_error(m, n, "empty output");
+        /* every op's output within the caps (so the next op's inputs are):
+         * an empty or oversized result stops the load here */
+        if (n->output->size == 0)
+            return nn_node_error(m, n, "empty output or a shape over the limits");
     }
     return 0;
 }

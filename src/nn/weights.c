@@ -116,16 +116,11 @@ static int decode_weight(nn_model *m, json_t *w, const unsigned char *buf, size_
         return rt_error(RT_ERR_MODEL, "%s: malformed weight entry", m->path);
 
     int shape[NN_MAX_RANK] = {0};
-    int rank = (int)json_array_size(jshape);
-    if (rank > NN_MAX_RANK)
-        return rt_error(RT_ERR_MODEL, "%s: weight %s has rank %d (max %d)", m->path, name, rank,
-                        NN_MAX_RANK);
-    for (int i = 0; i < rank; i++) {
-        json_t *d = json_array_get(jshape, (size_t)i);
-        if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return rt_error(RT_ERR_MODEL, "%s: weight %s has a bad shape", m->path, name);
-        shape[i] = (int)json_integer_value(d);
-    }
+    int rank;
+    char what[300];
+    snprintf(what, sizeof what, "weight %s", name);
+    int rc = nn_shape_parse(m, jshape, 0, what, &rank, shape);
+    if (rc) return rc;
 
     const int is_int = strcmp(dtype, "int32") == 0;
     if (!is_int && strcmp(dtype, "float32") != 0)

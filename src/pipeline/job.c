@@ -349,6 +349,10 @@ int rt_job_run(rt_job *job, const char *input_path)
                     rt_file_format_name(job->out_format));
         job->out_format = RT_FMT_JPEG;
     }
+    /* before any work: a result the format cannot hold would be lost */
+    if ((err =
+             rt_file_format_check_size(job->out_format, job->running->width, job->running->height)))
+        return err;
     rt_job_report(job, RT_STEP_READING, "", PROGRESS_READ_END);
     if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
 

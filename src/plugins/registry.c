@@ -6,12 +6,14 @@
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
 extern const rt_plugin rt_plugin_face_detection;
+extern const rt_plugin rt_plugin_face_lifting;
 extern const rt_plugin rt_plugin_mattifier;
 
 static const rt_plugin *const registry[] = {
     &rt_plugin_color_correction,
     &rt_plugin_crop,
     &rt_plugin_face_detection,
+    &rt_plugin_face_lifting,
     &rt_plugin_mattifier,
 };
 

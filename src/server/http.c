@@ -19,10 +19,12 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +45,8 @@ struct rd_http {
     struct MHD_Daemon *daemon;
     int listen_fd;
     int quiesced;
+    atomic_int stopping; /* SIGTERM: new uploads get 503, open ones finish */
+    atomic_int uploads;  /* request bodies being received */
 };
 
 typedef struct exchange {
@@ -56,6 +60,8 @@ typedef struct exchange {
     int64_t started_ms;
     int responded;
     int status;
+    int close_after; /* the framing of the request is doubtful: do not read on */
+    int counted;     /* counted in rd_http.uploads */
 } exchange;
 
 static const char *header_lookup(void *transport, const char *name)
@@ -81,6 +87,12 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->disposition)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, r->disposition);
+    if (x->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->retry_after_s > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -89,13 +101,56 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
     return ret;
 }
 
+typedef struct framing {
+    int content_length;
+    int transfer_encoding;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    (void)value;
+    framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) f->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* Request smuggling: libmicrohttpd frames a request by its first
+ * Content-Length, while a proxy in front may use another one (or the
+ * Transfer-Encoding).  A request whose framing two readers could take two
+ * ways is refused before routing, and the connection is closed after the
+ * answer, so the bytes after it are never read as a request. */
+static int check_framing(struct MHD_Connection *conn)
+{
+    framing f = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return rt_error(RT_ERR_ARG, "the request has %d Content-Length headers; send one",
+                        f.content_length);
+    if (f.transfer_encoding > 1)
+        return rt_error(RT_ERR_ARG, "the request has %d Transfer-Encoding headers; send one",
+                        f.transfer_encoding);
+    if (f.content_length && f.transfer_encoding)
+        return rt_error(RT_ERR_ARG, "the request has both Content-Length and "
+                                    "Transfer-Encoding; send one of them");
+    return 0;
+}
+
 /* First call: the headers are in. */
 static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const char *url)
 {
     rd_server *srv = x->http->srv;
     size_t n;
     const rd_route *table = rd_routes(&n);
-    int err = rd_path_normalize(url, x->path, sizeof x->path);
+    int err = check_framing(conn);
+    if (err) {
+        x->close_after = 1;
+        rd_reply_last_error(&x->reply, err);
+        return respond(x, conn);
+    }
+    err = rd_path_normalize(url, x->path, sizeof x->path);
     if (!err) {
         int i =
             rd_route_find(table, n, sizeof *table, x->method, x->path, x->req.id, sizeof x->req.id);
@@ -109,12 +164,28 @@ static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const cha
         return respond(x, conn);
     }
     if (rd_route_precheck(srv, x->route, &x->req, &x->reply)) return respond(x, conn);
+    if (x->route->body == RD_BODY_UPLOAD && atomic_load(&x->http->stopping)) {
+        /* A restart is under way: the client sends the image again later. */
+        x->close_after = 1;
+        x->reply.retry_after_s = 10;
+        rd_reply_error(&x->reply, RT_ERR_IO,
+                       "the server is restarting; send the job again in a "
+                       "few seconds");
+        x->reply.status = 503;
+        return respond(x, conn);
+    }
     if (x->route->body != RD_BODY_NONE) {
+        const char *header_token = header_lookup(conn, "X-Retouch-Token");
         rd_upload_limits limits = {.max_file_bytes = srv->cfg.max_upload_bytes,
                                    .max_field_bytes = FIELD_MAX_BYTES,
                                    .max_fields_bytes = FIELDS_MAX_BYTES,
                                    .max_discard_bytes =
-                                       srv->cfg.max_upload_bytes + DISCARD_MAX_BYTES};
+                                       srv->cfg.max_upload_bytes + DISCARD_MAX_BYTES,
+                                   .budget = &srv->spool_budget,
+                                   .authorize = rd_upload_authorized,
+                                   .authorize_user = srv,
+                                   /* a header token was checked by the precheck */
+                                   .authenticated = header_token && *header_token};
         const char *spool = x->route->body == RD_BODY_UPLOAD ? srv->spool_dir : NULL;
         err = rd_upload_create(header_lookup(conn, MHD_HTTP_HEADER_CONTENT_TYPE), spool, &limits,
                                &x->req.body);
@@ -122,6 +193,8 @@ static enum MHD_Result begin(exchange *x, struct MHD_Connection *conn, const cha
             rd_reply_last_error(&x->reply, err);
             return respond(x, conn);
         }
+        x->counted = 1;
+        atomic_fetch_add(&x->http->uploads, 1);
     }
     return MHD_YES;
 }
@@ -160,7 +233,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rd_metrics_upload_bytes(srv->metrics, rd_upload_bytes(x->req.body));
         int err = rd_upload_finish(x->req.body);
         if (err) {
-            rd_reply_last_error(&x->reply, err);
+            int status = rd_upload_error_status(x->req.body);
+            if (status)
+                rd_reply_status(&x->reply, status, 60, rt_error_message());
+            else
+                rd_reply_last_error(&x->reply, err);
             return respond(x, conn);
         }
     }
@@ -193,6 +270,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         rd_log_with(quiet ? RD_LOG_DEBUG : RD_LOG_INFO, "http.request", x->reply.job, fields,
                     "%s %s", x->method, x->path);
     rd_upload_destroy(x->req.body); /* deletes a spool file no job took */
+    if (x->counted) atomic_fetch_sub(&h->uploads, 1);
     rd_reply_clear(&x->reply);
     free(x);
 }
@@ -282,6 +360,19 @@ void rd_http_quiesce(rd_http *h)
     MHD_socket fd = MHD_quiesce_daemon(h->daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd); /* quiesced: the listen socket is ours to close */
     h->quiesced = 1;
+}
+
+void rd_http_drain(rd_http *h, int64_t until_ms)
+{
+    if (!h) return;
+    atomic_store(&h->stopping, 1);
+    int n = atomic_load(&h->uploads);
+    if (n > 0)
+        rd_log(RD_LOG_INFO, "server.draining", NULL,
+               "waiting up to %lld ms for %d upload(s) being received",
+               (long long)(until_ms > rd_now_ms() ? until_ms - rd_now_ms() : 0), n);
+    while (atomic_load(&h->uploads) > 0 && rd_now_ms() < until_ms)
+        usleep(10000);
 }
 
 void rd_http_stop(rd_http *h)

@@ -28,11 +28,16 @@
  * it moved this many points: status polls see it move, the store is not
  * written on every report. */
 #define PROGRESS_WRITE_STEP 5
+/* Recording a job's end is retried this many times, waiting 100 ms, 200 ms,
+ * ... (a full disk, a busy store) before the job is given back. */
+#define END_TRIES 5
+#define END_RETRY_MS 100
 
 typedef struct worker {
     rd_workers *pool;
     pthread_t thread;
     int started;
+    char job_id[32]; /* the job it runs, "" when idle (pool lock) */
 } worker;
 
 struct rd_workers {
@@ -170,9 +175,12 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     if (!err) err = rd_datadir_job_file(dir, job->id, "result.json", meta, sizeof meta);
     if (!err)
         err = rd_datadir_job_file(dir, job->id, "result.json.part", meta_part, sizeof meta_part);
-    if (!err) err = rt_job_write_metadata(ej, meta_part);
-    if (!err && rename(meta_part, meta) != 0)
-        err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+    if (!err) {
+        err = rt_job_write_metadata(ej, meta_part);
+        if (!err && rename(meta_part, meta) != 0)
+            err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+        if (err) unlink(meta_part); /* no half-made file left behind for a retry to find */
+    }
     /* On disk before the store says completed. */
     char dir_path[PATH_MAX];
     if (!err) err = rd_datadir_job(dir, job->id, dir_path, sizeof dir_path);
@@ -182,6 +190,39 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     rt_job_destroy(ej);
     rt_payload_destroy(payload);
     return err;
+}
+
+/* Ends the job in the store, retrying a failure that may pass (a full
+ * disk, a busy store); when it does not pass, gives the job back (delayed)
+ * so it does not stay active with no worker on it.  Returns 0 when the end
+ * was recorded; otherwise the job is delayed, or still active for
+ * rd_workers_sweep() to take back. */
+static int end_job_or_give_back(rd_workers *w, const rd_job *job, rd_job_end *e)
+{
+    rd_server *srv = w->srv;
+    int err = end_job(srv, job, e);
+    for (int t = 0; err && err != RT_ERR_NOT_FOUND && t < END_TRIES; t++) {
+        usleep((useconds_t)(END_RETRY_MS << t) * 1000u);
+        err = end_job(srv, job, e);
+    }
+    if (!err || err == RT_ERR_NOT_FOUND) return err;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "the server could not record the end of try %d (%s); it "
+             "runs again",
+             job->attempt, rt_error_message());
+    rd_job_end back = {.id = job->id,
+                       .now_ms = rd_now_ms(),
+                       .reason = reason,
+                       .state = RD_JOB_DELAYED,
+                       .run_after_ms = rd_now_ms() + RETRY_DELAY_MS};
+    if (rd_store_job_end(srv->store, &back) == 0) {
+        rd_log(RD_LOG_WARN, "job.given_back", job->id, "%s", reason);
+        return RT_ERR_IO;
+    }
+    rd_log(RD_LOG_ERROR, "job.store", job->id,
+           "cannot give the job back either (%s); the periodic sweep will", rt_error_message());
+    return RT_ERR_IO;
 }
 
 static void run_job(rd_workers *w, const rd_job *job)
@@ -220,7 +261,7 @@ static void run_job(rd_workers *w, const rd_job *job)
         e.run_after_ms = now + ((int64_t)RETRY_DELAY_MS << (job->attempt - 1));
         snprintf(reason, sizeof reason, "try %d failed (%s); it runs again", job->attempt, message);
     }
-    if (end_job(srv, job, &e)) return; /* still active in the store: the next start recovers it */
+    if (end_job_or_give_back(w, job, &e)) return;
 
     json_t *fields = json_pack("{s:s, s:I, s:i}", "state", rd_job_state_name(e.state), "ms",
                                (json_int_t)(now - t0), "attempt", job->attempt);
@@ -260,11 +301,17 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         int stopping = w->stopping;
         uint64_t generation = w->generation;
-        if (!stopping) w->running++; /* counted before the claim: stop() waits for it */
-        pthread_mutex_unlock(&w->lock);
-        if (stopping) break;
+        if (stopping) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        w->running++; /* counted before the claim: stop() waits for it */
+        /* Claimed under the pool lock, so the sweep never sees a job active
+         * in the store before it is marked as ours. */
         rd_job job;
         int claimed = rd_store_job_claim(store, rd_now_ms(), &job);
+        if (claimed == 1) snprintf(me->job_id, sizeof me->job_id, "%s", job.id);
+        pthread_mutex_unlock(&w->lock);
         if (claimed == 1) {
             run_job(w, &job);
             rd_job_clear(&job);
@@ -272,6 +319,7 @@ static void *worker_main(void *arg)
             rd_log(RD_LOG_ERROR, "worker.store", NULL, "cannot take a job: %s", rt_error_message());
         }
         pthread_mutex_lock(&w->lock);
+        me->job_id[0] = '\0';
         w->running--;
         pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->lock);
@@ -375,12 +423,10 @@ void rd_workers_destroy(rd_workers *w)
     free(w);
 }
 
-int rd_workers_recover(rd_server *srv)
+/* Gives jobs left active with no worker on them back to the queue (or
+ * fails them once their tries are used up). */
+static void recover_jobs(rd_server *srv, const rd_job *jobs, size_t n, const char *why)
 {
-    rd_job *jobs = NULL;
-    size_t n = 0;
-    int err = rd_store_job_list_active(srv->store, &jobs, &n);
-    if (err) return err;
     for (size_t i = 0; i < n; i++) {
         const rd_job *job = &jobs[i];
         char reason[256];
@@ -388,14 +434,13 @@ int rd_workers_recover(rd_server *srv)
         if (job->attempt >= job->max_attempts) {
             e.state = RD_JOB_FAILED;
             snprintf(reason, sizeof reason,
-                     "the server stopped during each of its %d tries; the image may be what "
-                     "stops it: contact the operator",
-                     job->attempt);
+                     "%s during each of its %d tries; the image may be what stops it: contact "
+                     "the operator",
+                     why, job->attempt);
         } else {
             e.state = RD_JOB_DELAYED;
             e.run_after_ms = e.now_ms;
-            snprintf(reason, sizeof reason, "the server stopped during try %d; it runs again",
-                     job->attempt);
+            snprintf(reason, sizeof reason, "%s during try %d; it runs again", why, job->attempt);
         }
         if (end_job(srv, job, &e) == 0) {
             if (e.state == RD_JOB_FAILED) rd_datadir_remove_job(srv->cfg.data_dir, job->id);
@@ -403,8 +448,49 @@ int rd_workers_recover(rd_server *srv)
                    "%s", reason);
         }
     }
+}
+
+int rd_workers_recover(rd_server *srv)
+{
+    rd_job *jobs = NULL;
+    size_t n = 0;
+    int err = rd_store_job_list_active(srv->store, &jobs, &n);
+    if (err) return err;
+    recover_jobs(srv, jobs, n, "the server stopped");
     for (size_t i = 0; i < n; i++)
         rd_job_clear(&jobs[i]);
     free(jobs);
     return 0;
+}
+
+int rd_workers_sweep(rd_workers *w)
+{
+    if (!w) return 0;
+    rd_job *jobs = NULL;
+    size_t n = 0, orphans = 0;
+    pthread_mutex_lock(&w->lock);
+    int err = rd_store_job_list_active(w->srv->store, &jobs, &n);
+    for (size_t i = 0; !err && i < n; i++) {
+        int ours = 0;
+        for (int k = 0; k < w->n; k++)
+            ours |= strcmp(w->threads[k].job_id, jobs[i].id) == 0;
+        if (ours) {
+            rd_job_clear(&jobs[i]);
+        } else {
+            if (orphans != i) {
+                jobs[orphans] = jobs[i];
+                memset(&jobs[i], 0, sizeof jobs[i]);
+            }
+            orphans++;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!err && orphans) {
+        recover_jobs(w->srv, jobs, orphans, "the server lost track of the job");
+        rd_workers_notify(w);
+    }
+    for (size_t i = 0; i < orphans; i++)
+        rd_job_clear(&jobs[i]);
+    free(jobs);
+    return err;
 }

@@ -33,5 +33,9 @@ void rd_workers_destroy(rd_workers *w);
  * delayed, or fail when they used up their tries (a job that crashes the
  * server every time cannot take it down forever). */
 int rd_workers_recover(rd_server *srv);
+/* While serving: the same for jobs active in the store that no worker of
+ * this process runs (their end could not be recorded: a full disk).  Run
+ * every few seconds by main. */
+int rd_workers_sweep(rd_workers *w);
 
 #endif
