@@ -83,7 +83,7 @@ static const opt_spec specs[] = {
     {"header-timeout", "RETOUCHD_HEADER_TIMEOUT", OPT_DURATION, FIELD(header_timeout_ms), 0, 0,
      "DURATION", "time a client has to send a request's head (default 10s)"},
     {"min-body-rate", "RETOUCHD_MIN_BODY_RATE", OPT_SIZE, FIELD(min_body_rate), 0, 0, "SIZE",
-     "bytes per second a request body must average after its first 10 s (default 8K)"},
+     "bytes per second a request body must average, judged after --header-timeout (default 8K)"},
     {"max-memory", "RETOUCHD_MAX_MEMORY", OPT_SIZE, FIELD(max_memory_bytes), 0, 0, "SIZE",
      "memory the running jobs may expect to use together (default 3/4 of RAM)"},
 };

@@ -161,13 +161,12 @@ static int check_framing(struct MHD_Connection *conn)
  * and enough of them lock everyone out.  Every connection is tracked from
  * the moment it opens: the head of a request must arrive within
  * --header-timeout, and a request body must keep --min-body-rate on
- * average after its first BODY_GRACE_MS.  A connection past either is shut
+ * average after its first --header-timeout.  A connection past either is shut
  * down (shutdown(2) on its socket: libmicrohttpd then closes it as a
  * connection the client dropped).  With the per-address connection limit,
  * one address cannot hold more than a few slots at a time anyway. */
 
 #define GUARD_TICK_MS 200
-#define BODY_GRACE_MS 10000
 /* An idle keep-alive connection has this long to start its next request. */
 #define KEEPALIVE_HEAD_MS 60000
 /* Connection-level log lines (cut, refused, aborted): at most this many a
@@ -274,6 +273,9 @@ static void *guard_main(void *arg)
 {
     rd_http *h = arg;
     const rd_config *cfg = &h->srv->cfg;
+    /* A body's first moments are not judged (TCP slow start, a client
+     * reading the file): as long as a head may take. */
+    int64_t body_grace_ms = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000;
     while (!atomic_load(&h->guard_stop)) {
         usleep(GUARD_TICK_MS * 1000);
         int64_t now = rd_now_ms();
@@ -286,7 +288,7 @@ static void *guard_main(void *arg)
                              age > cfg->header_timeout_ms) ||
                             (t->phase == PHASE_IDLE && age > KEEPALIVE_HEAD_MS);
             int slow_body = t->phase == PHASE_BODY && cfg->min_body_rate > 0 &&
-                            age > BODY_GRACE_MS &&
+                            age > body_grace_ms &&
                             (double)t->body_bytes < (double)cfg->min_body_rate * (double)age / 1e3;
             if (slow_head || slow_body) {
                 shutdown(t->fd, SHUT_RDWR);

@@ -147,7 +147,9 @@ struct rd_store {
     const rd_store_ops *ops;
 };
 
-/* Opens the SQLite store at path (created when missing). */
+/* Opens the SQLite store at path (created when missing), with the key that
+ * seals webhook secrets from retouchd.key in the same folder (made on first
+ * use; crypto.h).  Secrets an older store holds in clear are sealed here. */
 int rd_store_open_sqlite(const char *path, rd_store **out);
 void rd_store_close(rd_store *s);
 

@@ -144,6 +144,35 @@ class SlowClients(ServerTest):
         self.assertLess(len(lines), 200)
 
 
+class SlowBody(ServerTest):
+    """Item 1: a body slower than --min-body-rate is cut once the grace (the
+    head deadline) has passed, instead of holding the connection for the
+    120 s idle timeout."""
+
+    server_args = ("--header-timeout", "2s", "--min-body-rate", "8K")
+
+    def test_slow_body_is_cut(self):
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=60)
+        s.sendall(b"POST /api/v1/retoucher/start HTTP/1.1\r\nHost: x\r\n"
+                  b"X-Retouch-Token: " + self.token.encode() + b"\r\n"
+                  b"Content-Type: multipart/form-data; boundary=B\r\n"
+                  b"Content-Length: 1000000\r\n\r\n--B\r\n")
+        s.settimeout(30)  # far past the 2 s grace; far below the 120 s idle timeout
+        closed = False
+        try:
+            while True:
+                if not s.recv(4096):
+                    closed = True
+                    break
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            pass
+        s.close()
+        self.assertTrue(closed, "the server kept a body sent at 0 bytes a second")
+        self.assertEqual(healthz(self.server.port), 200)
+
+
 class Smuggling(ServerTest):
     """Two readers must not frame one request two ways (issue 14 item 5)."""
 

@@ -1,5 +1,6 @@
 """SIGTERM: stop accepting, let running jobs finish (up to --shutdown-timeout),
 exit 0; what did not run stays queued for the next start."""
+import http.client
 import os
 import signal
 import socket
@@ -7,7 +8,7 @@ import sqlite3
 import time
 import unittest
 
-from harness import TEST_DATA, Server, main
+from harness import CC, TEST_DATA, Server, main, multipart
 
 BIG = os.path.join(TEST_DATA, "london_012_800.jpg")
 SLOW = ('{"mode":"professional","tasks":[{"Plugin":"Crop","Layer":1,"User Params":'
@@ -118,6 +119,33 @@ class Shutdown(unittest.TestCase):
         server = self.new_server(data_dir=server.data)
         self.assertEqual(server.wait_job(running)["state"], "completed")
         server.check_clean_exit(self, server.stop())
+
+    def test_new_upload_while_draining_gets_503(self):
+        """Issue 14 item 10: during the drain a new upload on a kept-alive
+        connection is answered 503 with Retry-After (the listen socket is
+        closed, so that is the only way one can arrive)."""
+        server = self.new_server("--shutdown-timeout", "5m")
+        token, _ = server.create_token("t")
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", "/healthz")
+        self.assertEqual(conn.getresponse().read() and 200, 200)
+        ids, running = self.submit_and_wait_active(server, token, 1)
+        server.proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 60
+        while not refused(server.port) and time.time() < deadline:
+            time.sleep(0.001)
+        with open(os.path.join(TEST_DATA, "server_headshot.jpg"), "rb") as f:
+            body, ctype = multipart([("token", token.encode(), b"", None),
+                                     ("payload", CC.encode(), b"", None),
+                                     ("file", f.read(), b'; filename="a.jpg"', "image/jpeg")])
+        conn.request("POST", "/api/v1/retoucher/start", body, {"Content-Type": ctype})
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 503)
+        self.assertTrue(r.getheader("Retry-After"))
+        conn.close()
+        server.check_clean_exit(self, server.stop())
+        self.assertEqual(job_rows(server.data)[running][0], "completed")
 
     def test_sigint_on_an_idle_server(self):
         server = self.new_server()
