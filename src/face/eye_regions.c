@@ -149,7 +149,7 @@ void rt_eye_refine_iris(const rt_image *img, rt_eye_geometry *g)
     if (!(r0 > 2.0f)) return;
     const float dr = fmaxf(0.35f, r0 / 64.0f), hstep = fmaxf(0.75f, 0.05f * r0);
     const float margin = fmaxf(1.0f, 0.06f * r0);
-    float px[RAYS], py[RAYS], strength[RAYS];
+    float px[RAYS], py[RAYS];
     unsigned char use[RAYS] = {0};
     int n = 0;
     for (int k = 0; k < RAYS; k++) {
@@ -169,7 +169,6 @@ void rt_eye_refine_iris(const rt_image *img, rt_eye_geometry *g)
         if (best > 0.03f) {
             px[n] = c0.x + ux * best_r;
             py[n] = c0.y + uy * best_r;
-            strength[n] = best;
             use[n] = 1;
             n++;
         }
@@ -195,7 +194,6 @@ void rt_eye_refine_iris(const rt_image *img, rt_eye_geometry *g)
         }
         if (kept < 6) return;
     }
-    (void)strength;
     float shift = hypotf(c.x - c0.x, c.y - c0.y);
     if (r < 0.75f * r0 || r > 1.3f * r0 || shift > 0.35f * r0) return;
     g->iris_center = c;

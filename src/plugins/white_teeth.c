@@ -8,7 +8,8 @@
  * Per face, on the mouth's own small rectangle:
  *   Whiten w:   Cb toward the sclera's Cb minus a small warm margin (teeth
  *               a touch warmer than the eye whites look natural), 0.9 w of
- *               the way; Cr above the sclera's (pinkish teeth) half of it.
+ *               the way; Cr above the sclera's (pinkish teeth) as far, or the
+ *               yellow leaves a pink cast; Cb never bluer than -0.015.
  *   Brighten b: gain 1 + 0.25 b on linear RGB (gaps between the teeth stay
  *               as dark relative to the teeth), capped so the mean tooth
  *               stays under 95 % of the lit sclera's luminance (teeth
@@ -37,6 +38,7 @@
 #define BRIGHTEN_MAX 0.25f
 /* Teeth stay this much yellower (Cb lower) than the eye whites. */
 #define WARM_MARGIN 0.012f
+#define WARMEST_CB (-0.015f)
 /* Without open eyes: a neutral white, slightly warm. */
 #define DEFAULT_CB (-0.01f)
 #define DEFAULT_CR 0.01f
@@ -74,13 +76,15 @@ static int treat_mouth(const rt_image *img, const rt_face *face, rt_roi r, float
         return (int)have;
     }
     rt_roi_ycc(img, r.x0, r.y0, r.w, r.h, Y, Cb, Cr);
-    const float cb_target = cbs - WARM_MARGIN, cr_target = crs + 0.01f;
+    /* never bluer than a slightly warm white: an eye white in cool shade
+     * would otherwise turn the teeth lavender */
+    const float cb_target = fminf(cbs - WARM_MARGIN, WARMEST_CB), cr_target = crs + 0.01f;
     const float kw = WHITEN_MAX * whiten;
     /* whiten, and measure the teeth's mean linear luminance for the cap */
     double sum_y = 0, sum_w = 0;
     for (size_t i = 0; i < n; i++) {
         float cb = Cb[i] + kw * fmaxf(0.0f, cb_target - Cb[i]);
-        float cr = Cr[i] - 0.5f * whiten * fmaxf(0.0f, Cr[i] - cr_target);
+        float cr = Cr[i] - kw * fmaxf(0.0f, Cr[i] - cr_target);
         rt_ycc_to_rgb(Y[i], cb, cr, &R[i], &G[i], &B[i]);
         R[i] = rt_srgb_to_linear(R[i]);
         G[i] = rt_srgb_to_linear(G[i]);
