@@ -5,13 +5,13 @@
  *
  * Per face, on the skin ROI downscaled to about 3 px/mm: l = log of linear
  * luminance; mid band M = skin-masked blur at 0.8 mm minus the same at
- * 10 mm (texture below, form above are left out); log gain -0.8 * Blend * M
- * (at most 0.9 of the band; above Blend 1 the band widens instead, to
+ * 10 mm (texture below, form above are left out); log gain -0.6 * Blend * M
+ * (at most 0.8 of the band; above Blend 1 the band widens instead, to
  * 0.8-12.5 mm at 2), faded in over ~2.5 mm inside the skin's edge (no step
  * where skin meets hair, no bright rim along the brows), applied in linear
  * light at full resolution in one fused pass (filters/gain_map.h) as a
  * soft-light layer whose alpha is the skin weight.  Warmth tints what is dodged: R up
- * and B down by exp(+-0.5 * Warmth * gain), renormalised to the same
+ * and B down by exp(+-0.3 * Warmth * log gain), renormalised to the same
  * luminance, so Warmth changes only the hue of the dodge.
  * First version: Gaussian (not edge-aware) bands, so structural shading in
  * the band (nose sides, folds) is evened as much as blotches: the nose
@@ -32,11 +32,11 @@
 #define TARGET_PX_PER_MM 3.0f
 #define FINE_SIGMA_MM 0.8f
 #define FORM_SIGMA_MM 10.0f
-#define SHRINK_PER_BLEND 0.8f
-#define MAX_SHRINK 0.9f
+#define SHRINK_PER_BLEND 0.6f
+#define MAX_SHRINK 0.8f
 #define WIDEN_PER_BLEND 0.25f
 #define MAX_LOG_GAIN 0.5f
-#define WARMTH_COUPLING 0.5f
+#define WARMTH_COUPLING 0.3f
 #define EDGE_FADE_MM 1.5f /* the gain is 1 at the skin's edge, in full ~2.5 mm inside */
 
 static int gain_field(const rt_gain_map *m, float *const lin[3], const float *wl, float px_per_mm,

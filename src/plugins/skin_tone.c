@@ -7,8 +7,9 @@
  *   chromaticity u = log(R/G), v = log(B/G) in linear light (shading, a
  *   common factor, drops out); local colour U1 = skin-masked blur at 1 mm
  *   (blotch scale), regional colour U2 = the same at 12 mm (cheeks stay a
- *   little redder than the forehead); correction (U2 - U1) * 0.45 * Blend,
- *   each term clamped at 0.25 (about 25 % in R/G) and faded in over ~2.5 mm
+ *   little redder than the forehead); correction (U2 - U1) * 0.5 * Blend,
+ *   each term rolled off as d exp(-(d / 0.35)^2) (a deviation of 0.6 in
+ *   log R/G, face paint or make-up, is barely touched) and faded in over ~2.5 mm
  *   inside the skin's edge (no colour step where skin meets hair or the
  *   mesh's forehead line), as per-channel gains
  *   renormalised per pixel to keep luminance exactly.  Applied in one fused
@@ -33,14 +34,9 @@
 #define TARGET_PX_PER_MM 2.0f
 #define LOCAL_SIGMA_MM 1.0f
 #define REGIONAL_SIGMA_MM 12.0f
-#define FRACTION_PER_BLEND 0.45f
-#define MAX_SHIFT 0.25f   /* log-chromaticity */
+#define FRACTION_PER_BLEND 0.5f
+#define MAX_SHIFT 0.35f   /* log-chromaticity */
 #define EDGE_FADE_MM 1.5f /* no shift at the skin's edge, in full ~2.5 mm inside */
-
-static float clampf(float v, float lo, float hi)
-{
-    return v < lo ? lo : (v > hi ? hi : v);
-}
 
 /* Fills the map's chroma gains from the downscaled ROI. */
 static int chroma_field(const rt_gain_map *m, float *const lin[3], const float *wl, float px_per_mm,
@@ -98,7 +94,10 @@ static int chroma_field(const rt_gain_map *m, float *const lin[3], const float *
             /* no skin nearby: nothing to move toward */
             float d =
                 cover[i] >= RT_BAND_MIN_WEIGHT ? (float)slope[k] * lband[i] - band[k][i] : 0.0f;
-            gain[i] = expf(amount * fade[i] * clampf(d, -MAX_SHIFT, MAX_SHIFT));
+            /* a deviation far beyond blotch size is paint, make-up or
+             * a tattoo, not skin: left alone */
+            float q = d * (1.0f / MAX_SHIFT);
+            gain[i] = expf(amount * fade[i] * d * expf(-q * q));
         }
     }
     rt_free(buf);
