@@ -33,6 +33,8 @@
 #define LUMA_Z 2.2f
 #define LUMA_WEIGHT 1.5f
 #define CHROMA_Z 2.2f
+/* a highlight keeps at least this share of the skin's chroma */
+#define HIGHLIGHT_MIN_CHROMA 0.15f
 /* Texture: a cell whose fine-scale luma detail is this many times the
  * skin's median starts to count as covered (beard, stubble, hair, frame
  * edges); each doubling beyond it adds TEXTURE_WEIGHT to the distance. */
@@ -381,8 +383,20 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     for (size_t i = 0; i < n; i++) {
         float zl = (mu[0] - Y[i]) / sd[0];
         float zr = (cr[i] - mu[1]) / sd[1], zb = (cb[i] - mu[2]) / sd[2];
-        float d = LUMA_WEIGHT * fmaxf(0.0f, zl - LUMA_Z) +
-                  fmaxf(0.0f, sqrtf(zr * zr + zb * zb) - CHROMA_Z) +
+        float zc = sqrtf(zr * zr + zb * zb);
+        if (Y[i] > mu[0]) {
+            /* a highlight is the skin's colour plus white light: brighter,
+             * its chroma shrunk toward neutral along the skin's own hue, so
+             * only the distance across that line counts (oily shine is
+             * skin to retouch, not something covering it) */
+            float m2 = mu[1] * mu[1] + mu[2] * mu[2];
+            float t = m2 > 0 ? (cr[i] * mu[1] + cb[i] * mu[2]) / m2 : 1.0f;
+            if (t > HIGHLIGHT_MIN_CHROMA && t < 1.0f) {
+                float pr = (cr[i] - t * mu[1]) / sd[1], pb = (cb[i] - t * mu[2]) / sd[2];
+                zc = fminf(zc, sqrtf(pr * pr + pb * pb));
+            }
+        }
+        float d = LUMA_WEIGHT * fmaxf(0.0f, zl - LUMA_Z) + fmaxf(0.0f, zc - CHROMA_Z) +
                   TEXTURE_WEIGHT * fmaxf(0.0f, log2f(grad[i] / (TEXTURE_RATIO * gref) + 1e-6f));
         raw[i] = expf(-d * d);
     }
