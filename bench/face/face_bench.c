@@ -109,9 +109,10 @@ int main(int argc, char **argv)
     int peak_reset = reset_peak_rss() == 0;
 
     /* stage times of every run; run 0 is the cold one, kept apart */
-    enum { PYR, DET, MESH, IRIS, ATTR, GLASSES, MASK, TOTAL, NSTAGE };
-    static const char *const names[NSTAGE] = {"pyramid",    "detect",  "mesh",        "iris",
-                                              "attributes", "glasses", "person_mask", "total"};
+    enum { PYR, DET, MESH, IRIS, ATTR, GLASSES, MASK, VIS, TOTAL, NSTAGE };
+    static const char *const names[NSTAGE] = {"pyramid",     "detect",     "mesh",
+                                              "iris",        "attributes", "glasses",
+                                              "person_mask", "visibility", "total"};
     double ms[NSTAGE][MAX_RUNS];
     double first_ms = 0, cpu_start = 0;
     int faces = -1;
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
         } else {
             const double v[NSTAGE] = {a->ms.pyramid,     a->ms.detect,     a->ms.mesh,
                                       a->ms.iris,        a->ms.attributes, a->ms.glasses,
-                                      a->ms.person_mask, a->ms.total};
+                                      a->ms.person_mask, a->ms.visibility, a->ms.total};
             for (int s = 0; s < NSTAGE; s++)
                 ms[s][r - 1] = v[s];
         }

@@ -139,13 +139,18 @@ int rt_face_analysis_create(const rt_image *image, rt_face_models *models,
     if (progress && !err) progress(user, 0.8);
     if (!err) err = rt_person_mask_create(models->selfie, pyr, &a->person);
     a->ms.person_mask = elapsed_ms(&t);
+    if (!err && a->nfaces > 1) qsort(a->faces, (size_t)a->nfaces, sizeof *a->faces, by_area);
+    if (!err && a->nfaces > 0 && !(a->vis = calloc((size_t)a->nfaces, sizeof *a->vis)))
+        err = rt_error(RT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < a->nfaces && !err; i++)
+        err = rt_face_visibility_compute(pyr, a->person, &a->faces[i], &a->vis[i]);
+    a->ms.visibility = elapsed_ms(&t);
     free(det);
     rt_face_pyramid_destroy(pyr);
     if (err) {
         rt_face_analysis_destroy(a);
         return err;
     }
-    if (a->nfaces > 1) qsort(a->faces, (size_t)a->nfaces, sizeof *a->faces, by_area);
     a->ms.total = (omp_get_wtime() - t_start) * 1e3;
     if (progress) progress(user, 1.0);
     *out = a;
@@ -155,6 +160,10 @@ int rt_face_analysis_create(const rt_image *image, rt_face_models *models,
 void rt_face_analysis_destroy(rt_face_analysis *a)
 {
     if (!a) return;
+    if (a->vis)
+        for (int i = 0; i < a->nfaces; i++)
+            rt_face_visibility_clear(&a->vis[i]);
+    free(a->vis);
     free(a->faces);
     rt_person_mask_destroy(a->person);
     free(a);

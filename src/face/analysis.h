@@ -17,10 +17,11 @@
 #include "face/face.h"
 #include "face/models.h"
 #include "face/person_mask.h"
+#include "face/visibility.h"
 
 /* Wall-clock milliseconds of each stage, for benchmarks and logs. */
 typedef struct rt_face_timings {
-    double pyramid, detect, mesh, iris, attributes, glasses, person_mask, total;
+    double pyramid, detect, mesh, iris, attributes, glasses, person_mask, visibility, total;
 } rt_face_timings;
 
 typedef struct rt_face_analysis {
@@ -28,6 +29,7 @@ typedef struct rt_face_analysis {
     int nfaces;
     rt_face *faces; /* largest box first */
     rt_person_mask *person;
+    rt_face_visibility *vis; /* nfaces entries: what covers each face (face/visibility.h) */
     rt_face_timings ms;
 } rt_face_analysis;
 

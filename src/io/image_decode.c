@@ -5,6 +5,7 @@
 #include "io/jpeg_reader.h"
 #include "io/vips_error.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,9 +178,83 @@ static int decode_jpeg_direct(const char *path, const char *name, VipsImage *im,
     return 0;
 }
 
+/* A CMYK image without an ICC profile, to sRGB (or RGB16) by the profile
+ * asked for; note says which one was assumed. */
+static int cmyk_without_profile(VipsImage *im, const char *name, const char *profile,
+                                VipsImage **out, char *note, size_t cap)
+{
+    const int sixteen = vips_image_get_format(im) == VIPS_FORMAT_USHORT;
+    const VipsInterpretation target =
+        sixteen ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB;
+    char why[512];
+    if (!profile || strcmp(profile, "press") == 0) {
+        if (vips_colourspace(im, out, target, NULL)) goto vips_failed;
+        snprintf(note, cap,
+                 "a CMYK image without an ICC profile: its colours were read with libvips's "
+                 "built-in coated-press CMYK profile (assumed); if it was made by a simple "
+                 "RGB-to-CMYK conversion, ask for \"naive\" (payload \"cmykProfile\", CLI "
+                 "--cmyk-profile)");
+        return 0;
+    }
+    if (strcmp(profile, "naive") == 0) {
+        if (im->Bands != 4 && im->Bands != 5)
+            return rt_error(RT_ERR_IMAGE, "%s: a CMYK image with %d bands", name, im->Bands);
+        /* R = (max - C)(max - K) / max, rounded; alpha (band 5) kept */
+        const double max = sixteen ? 65535.0 : 255.0;
+        VipsImage *t[8] = {0};
+        int bad = vips_extract_band(im, &t[0], 0, "n", 3, NULL) ||
+                  vips_extract_band(im, &t[1], 3, NULL) || vips_invert(t[0], &t[2], NULL) ||
+                  vips_invert(t[1], &t[3], NULL) || vips_multiply(t[2], t[3], &t[4], NULL) ||
+                  vips_linear1(t[4], &t[5], 1.0 / max, 0.5, NULL) ||
+                  vips_cast(t[5], &t[6], sixteen ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR, NULL);
+        if (!bad && im->Bands == 5) {
+            VipsImage *alpha = NULL, *joined = NULL;
+            bad = vips_extract_band(im, &alpha, 4, NULL) ||
+                  vips_bandjoin2(t[6], alpha, &joined, NULL);
+            if (alpha) g_object_unref(alpha);
+            if (!bad) {
+                g_object_unref(t[6]);
+                t[6] = joined;
+            }
+        }
+        if (!bad) bad = vips_copy(t[6], out, "interpretation", target, NULL);
+        for (int i = 0; i < 8; i++)
+            if (t[i]) g_object_unref(t[i]);
+        if (bad) goto vips_failed;
+        snprintf(note, cap,
+                 "a CMYK image without an ICC profile: its colours were read by plain "
+                 "inversion, R = (1 - C)(1 - K) (\"naive\", as asked)");
+        return 0;
+    }
+    if (access(profile, R_OK) != 0)
+        return rt_error(RT_ERR_ARG, "CMYK profile %s: %s", profile, strerror(errno));
+    VipsImage *lab = NULL;
+    if (vips_icc_import(im, &lab, "input_profile", profile, "embedded", FALSE, NULL))
+        goto vips_failed;
+    int bad = vips_colourspace(lab, out, target, NULL);
+    g_object_unref(lab);
+    if (bad) goto vips_failed;
+    snprintf(note, cap,
+             "a CMYK image without an ICC profile: its colours were read with the profile "
+             "%s (as asked)",
+             rt_io_base_name(profile));
+    return 0;
+vips_failed:
+    rt_vips_error_take(why, sizeof why);
+    return rt_error(RT_ERR_IMAGE, "%s: cannot convert its CMYK colours (%s)", name, why);
+}
+
 int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
 {
+    rt_decode_options options = {.max_megapixels = max_megapixels};
+    return rt_decode_with(path, &options, out);
+}
+
+int rt_decode_with(const char *path, const rt_decode_options *options, rt_decoded **out)
+{
     *out = NULL;
+    const double max_megapixels = options->max_megapixels;
+    char note[sizeof((rt_decoded *)0)->note] = "";
     const char *name = rt_io_base_name(path);
     rt_file_format fmt;
     VipsImage *im;
@@ -227,7 +302,13 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         VipsImage *conv;
         VipsInterpretation target =
             bf == VIPS_FORMAT_UCHAR ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_RGB16;
-        if (vips_colourspace(im, &conv, target, NULL)) {
+        if (interp == VIPS_INTERPRETATION_CMYK && !vips_image_get_typeof(im, VIPS_META_ICC_NAME)) {
+            if ((err = cmyk_without_profile(im, name, options->cmyk_profile, &conv, note,
+                                            sizeof note))) {
+                g_object_unref(im);
+                return err;
+            }
+        } else if (vips_colourspace(im, &conv, target, NULL)) {
             g_object_unref(im);
             char why[512];
             rt_vips_error_take(why, sizeof why);
@@ -250,6 +331,13 @@ int rt_decode(const char *path, double max_megapixels, rt_decoded **out)
         return rt_error(RT_ERR_NOMEM, "out of memory");
     }
     d->format = fmt;
+    /* an AVIF (AV1 in HEIF) is written back as AVIF, not as HEVC */
+    const char *compression = NULL;
+    if (fmt == RT_FMT_HEIF && vips_image_get_typeof(im, "heif-compression") &&
+        vips_image_get_string(im, "heif-compression", &compression) == 0 && compression &&
+        strcmp(compression, "av1") == 0)
+        d->format = RT_FMT_AVIF;
+    snprintf(d->note, sizeof d->note, "%s", note);
     d->bits = im->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
     d->grey = bands <= 2;
     decode_ctx ctx = {.d = d,

@@ -137,6 +137,11 @@ static int save(VipsImage *im, const rt_encode_params *ep, const char *path, voi
     case RT_FMT_HEIF:
         return path ? vips_heifsave(im, path, "Q", 90, NULL)
                     : vips_heifsave_buffer(im, buf, len, "Q", 90, NULL);
+    case RT_FMT_AVIF: /* the same container with AV1: never HEVC under an .avif name */
+        return path ? vips_heifsave(im, path, "Q", 90, "compression",
+                                    VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL)
+                    : vips_heifsave_buffer(im, buf, len, "Q", 90, "compression",
+                                           VIPS_FOREIGN_HEIF_COMPRESSION_AV1, NULL);
     }
     return -1;
 }
@@ -211,26 +216,43 @@ int rt_encode_buffer(const rt_planes *src, const rt_encode_params *ep, void **bu
     return encode(src, ep, NULL, buf, len);
 }
 
-static int heif_encodes;
-static pthread_once_t heif_once = PTHREAD_ONCE_INIT;
+static int heif_encodes, avif_encodes;
+static pthread_once_t heif_once = PTHREAD_ONCE_INIT, avif_once = PTHREAD_ONCE_INIT;
 
-static void probe_heif(void)
+static int probe_encoder(rt_file_format f)
 {
     static const float grey[16 * 16] = {0};
     rt_planes p = {.width = 16, .height = 16, .n = 1, .p = {grey}};
-    rt_encode_params ep = {.format = RT_FMT_HEIF, .bits = 8};
+    rt_encode_params ep = {.format = f, .bits = 8};
     void *buf;
     size_t len;
-    heif_encodes = rt_encode_buffer(&p, &ep, &buf, &len) == 0;
-    if (heif_encodes) g_free(buf);
+    int ok = rt_encode_buffer(&p, &ep, &buf, &len) == 0;
+    if (ok) g_free(buf);
     rt_error_clear();
+    return ok;
+}
+
+static void probe_heif(void)
+{
+    heif_encodes = probe_encoder(RT_FMT_HEIF);
+}
+
+static void probe_avif(void)
+{
+    avif_encodes = probe_encoder(RT_FMT_AVIF);
 }
 
 int rt_format_can_encode(rt_file_format f)
 {
-    if (f != RT_FMT_HEIF) return 1;
-    pthread_once(&heif_once, probe_heif);
-    return heif_encodes;
+    if (f == RT_FMT_HEIF) {
+        pthread_once(&heif_once, probe_heif);
+        return heif_encodes;
+    }
+    if (f == RT_FMT_AVIF) {
+        pthread_once(&avif_once, probe_avif);
+        return avif_encodes;
+    }
+    return 1;
 }
 
 void rt_encode_free(void *buf)

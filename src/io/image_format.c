@@ -6,20 +6,20 @@
 
 const char *rt_file_format_name(rt_file_format f)
 {
-    static const char *const n[] = {"jpeg", "png", "tiff", "webp", "heif"};
+    static const char *const n[] = {"jpeg", "png", "tiff", "webp", "heif", "avif"};
     return n[f];
 }
 
 const char *rt_file_format_extension(rt_file_format f)
 {
-    static const char *const n[] = {"jpg", "png", "tif", "webp", "heic"};
+    static const char *const n[] = {"jpg", "png", "tif", "webp", "heic", "avif"};
     return n[f];
 }
 
 const char *rt_file_format_mime(rt_file_format f)
 {
-    static const char *const n[] = {"image/jpeg", "image/png", "image/tiff", "image/webp",
-                                    "image/heif"};
+    static const char *const n[] = {"image/jpeg", "image/png",  "image/tiff",
+                                    "image/webp", "image/heif", "image/avif"};
     return n[f];
 }
 

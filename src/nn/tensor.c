@@ -56,7 +56,7 @@ int nn_shape_check(int rank, const long long *dims, size_t *size, const char **w
 
 int nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape)
 {
-    long long dims[NN_MAX_RANK] = {0};
+    long long dims[NN_MAX_RANK] = {0}; /* -O1 cannot see rank bounds the loop below */
     const char *why;
     int r = rank < 0 ? 0 : rank > NN_MAX_RANK ? NN_MAX_RANK : rank;
     for (int i = 0; i < r; i++)

@@ -35,6 +35,33 @@ void rt_job_warn(rt_job *job, const char *fmt, ...)
     json_array_append_new(job->warnings, json_string(buf));
 }
 
+/* options.output_format, checked before any work: a format this machine
+ * cannot write is an error here, never a JPEG under another name later. */
+static int forced_output_format(rt_job *job)
+{
+    static const struct {
+        const char *name;
+        rt_file_format format;
+    } names[] = {{"jpeg", RT_FMT_JPEG}, {"png", RT_FMT_PNG},   {"tiff", RT_FMT_TIFF},
+                 {"webp", RT_FMT_WEBP}, {"heif", RT_FMT_HEIF}, {"avif", RT_FMT_AVIF}};
+    job->forced_format = -1;
+    const char *name = job->opt.output_format;
+    if (!name) return 0;
+    if (job->layered)
+        return rt_error(RT_ERR_ARG,
+                        "the result is a ZIP of layers (a task has \"Layer\": 1), not a %s image",
+                        name);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            if (!rt_format_can_encode(names[i].format))
+                return rt_error(RT_ERR_ARG, "this build's libvips cannot write %s images", name);
+            job->forced_format = (int)names[i].format;
+            return 0;
+        }
+    return rt_error(RT_ERR_ARG, "output format %s is not one of jpeg, png, tiff, webp, heif, avif",
+                    name);
+}
+
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
 {
     *out = NULL;
@@ -49,6 +76,7 @@ int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_j
         json_array_append_new(job->warnings, json_string(payload->warnings[i]));
     job->layered = payload_is_layered(payload);
     int err = rt_payload_check_runnable(payload);
+    if (!err) err = forced_output_format(job);
     if (err) {
         rt_job_destroy(job);
         return err;
@@ -251,13 +279,18 @@ int rt_job_run(rt_job *job, const char *input_path)
     job->input_name = strdup(job->opt.input_name ? job->opt.input_name : input_path);
 
     rt_job_report(job, RT_STEP_READING, "", 0.0);
-    int err = rt_decode(input_path, job->opt.max_megapixels, &job->input);
+    rt_decode_options dopt = {.max_megapixels = job->opt.max_megapixels,
+                              .cmyk_profile = job->opt.cmyk_profile ? job->opt.cmyk_profile
+                                                                    : job->payload->cmyk_profile};
+    int err = rt_decode_with(input_path, &dopt, &job->input);
     if (err) return err;
+    if (job->input->note[0]) rt_job_warn(job, "%s", job->input->note);
     job->running = job->input->image;
     job->input->image = NULL;
     job->alpha = job->input->alpha;
     job->input->alpha = NULL;
-    job->out_format = output_format(job->payload, job->input->format);
+    job->out_format = job->forced_format >= 0 ? (rt_file_format)job->forced_format
+                                              : output_format(job->payload, job->input->format);
     if (!rt_format_can_encode(job->out_format)) {
         rt_job_warn(job, "this server cannot write %s; the result is a JPEG",
                     rt_file_format_name(job->out_format));

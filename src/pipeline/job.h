@@ -38,6 +38,7 @@ struct rt_job {
     float *alpha;      /* the input's alpha (transformed by geometry tasks) */
 
     rt_file_format out_format;
+    int forced_format; /* rt_file_format from options.output_format, or -1 */
     int layered;
     rt_layer_file *layers;
     size_t nlayers;

@@ -182,6 +182,14 @@ static int serve(const rd_config *cfg)
      * timeout (their jobs wait for the next start). */
     if (!err) rd_http_drain(http, drain_until);
     rd_webhooks_stop(srv.webhooks);
+    if (rd_workers_abandoned(srv.workers)) {
+        /* Threads still in the engine use the store and the image buffers:
+         * nothing is freed; their jobs are back in the queue. */
+        rd_http_stop(http);
+        rd_log(RD_LOG_INFO, "server.stopped", NULL, "stopped (jobs given back)");
+        fflush(NULL);
+        _exit(0);
+    }
     rd_http_stop(http);
     rd_workers_destroy(srv.workers);
     rd_metrics_destroy(srv.metrics);

@@ -50,6 +50,7 @@ struct rd_upload {
     uint64_t file_bytes;
     /* the spool budget */
     int authenticated;
+    size_t auth_fields;    /* fields seen when authorize last said no */
     int err_status;        /* 507 and the like, beside err */
     uint64_t budget_bytes; /* counted in budget->used */
     uint64_t unauth_bytes; /* counted in budget->unauth */
@@ -253,10 +254,15 @@ static int reserve_spool(rd_upload *u, size_t len)
 {
     rd_spool_budget *b = u->lim.budget;
     if (!b || u->fd < 0) return 0;
-    if (!u->authenticated && u->lim.authorize && u->lim.authorize(u->lim.authorize_user, u)) {
-        u->authenticated = 1;
-        atomic_fetch_sub(&b->unauth, u->unauth_bytes);
-        u->unauth_bytes = 0;
+    /* Asked again only when a field arrived since it last said no (a file
+     * part may come in thousands of pieces). */
+    if (!u->authenticated && u->lim.authorize && u->nfields != u->auth_fields) {
+        u->auth_fields = u->nfields;
+        if (u->lim.authorize(u->lim.authorize_user, u)) {
+            u->authenticated = 1;
+            atomic_fetch_sub(&b->unauth, u->unauth_bytes);
+            u->unauth_bytes = 0;
+        }
     }
     if (!u->authenticated && b->max_unauth &&
         atomic_fetch_add(&b->unauth, len) + len > b->max_unauth) {

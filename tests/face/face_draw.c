@@ -1,7 +1,7 @@
 /* face_draw: runs the face analysis on photos and draws what it found, to
  * look at (ALGORITHMS.md: "look at your output").
  *
- *   face_draw [--indices] [--out DIR] IMAGE...
+ *   face_draw [--indices] [--landmarks] [--out DIR] IMAGE...
  *
  * For each image writes into DIR (default .):
  *   <name>_faces.png    the photo with boxes, the 10 API landmarks (numbered)
@@ -11,13 +11,17 @@
  *                       magenta, nostrils orange), mesh points, iris circles
  *   <name>_person.png   the person mask over the darkened photo
  * --indices numbers every mesh point on the face crops, untinted (to read
- * index sets).
+ * index sets).  The skin, lips and mouth tints are the visible regions
+ * (face/skin.h: what covers the face taken out; glasses frame evidence
+ * tinted dark blue); --landmarks draws the landmark regions instead (the
+ * "before" of the visibility work).
  * Prints one line of JSON per image with the faces' numbers.
  */
 #include "core/error.h"
 #include "face/analysis.h"
 #include "face/landmarks.h"
 #include "face/regions.h"
+#include "face/skin.h"
 #include "filters/resample.h"
 #include "io/image_io.h"
 #include "retouch.h"
@@ -138,8 +142,10 @@ static const float RED[3] = {1, 0.1f, 0.1f}, GREEN[3] = {0.1f, 1, 0.2f}, BLUE[3]
                    CYAN[3] = {0.1f, 1, 1}, YELLOW[3] = {1, 1, 0.1f}, MAGENTA[3] = {1, 0.2f, 1},
                    ORANGE[3] = {1, 0.55f, 0}, WHITE[3] = {1, 1, 1}, BLACK[3] = {0, 0, 0};
 
-static void draw_face_crop(const rt_image *im, const rt_face *f, int indices, const char *path)
+static void draw_face_crop(const rt_image *im, const rt_face_analysis *an, int fi, int indices,
+                           int landmarks, const char *path)
 {
+    const rt_face *f = &an->faces[fi];
     float bw = f->x2 - f->x1, bh = f->y2 - f->y1;
     int x0 = (int)floorf(f->x1 - 0.15f * bw), y0 = (int)floorf(f->y1 - 0.15f * bh);
     int w = (int)ceilf(bw * 1.3f), h = (int)ceilf(bh * 1.3f);
@@ -151,8 +157,19 @@ static void draw_face_crop(const rt_image *im, const rt_face *f, int indices, co
         RT_REGION_INNER_MOUTH, RT_REGION_BROWS,  RT_REGION_NOSTRILS};
     const float *colours[] = {GREEN, CYAN, BLUE, RED, YELLOW, MAGENTA, ORANGE};
     for (int r = 0; r < 7 && !indices; r++) {
-        if (rt_face_region_mask(f, regions[r], 0.5f, x0, y0, w, h, mask, (size_t)w) == 0)
-            tint(c, mask, colours[r], 0.4f);
+        int err = landmarks || !an->vis
+                      ? rt_face_region_mask(f, regions[r], 0.5f, x0, y0, w, h, mask, (size_t)w)
+                      : rt_face_visible_region(an, im, fi, regions[r], 0.5f, x0, y0, w, h, mask,
+                                               (size_t)w);
+        if (err == 0) tint(c, mask, colours[r], 0.4f);
+    }
+    if (!indices && !landmarks && an->vis && an->vis[fi].frame) {
+        static const float NAVY[3] = {0.05f, 0.05f, 0.6f};
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                mask[(size_t)y * w + x] =
+                    rt_face_visibility_at(&an->vis[fi], an->vis[fi].frame, x0 + x, y0 + y);
+        tint(c, mask, NAVY, 0.7f);
     }
     free(mask);
     double s;
@@ -192,7 +209,7 @@ int main(int argc, char **argv)
 {
     rt_init(argv[0]);
     const char *outdir = ".";
-    int indices = 0;
+    int indices = 0, landmarks = 0;
     rt_face_models *models;
     if (rt_face_models_load(NULL, &models)) {
         fprintf(stderr, "%s\n", rt_error_message());
@@ -201,6 +218,10 @@ int main(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--indices")) {
             indices = 1;
+            continue;
+        }
+        if (!strcmp(argv[a], "--landmarks")) {
+            landmarks = 1;
             continue;
         }
         if (!strcmp(argv[a], "--out") && a + 1 < argc) {
@@ -225,18 +246,33 @@ int main(int argc, char **argv)
         if (dot_) *dot_ = '\0';
         printf("{\"image\":\"%s\",\"faces\":%d,\"ms\":{\"total\":%.1f,\"pyramid\":%.1f,"
                "\"detect\":%.1f,\"mesh\":%.1f,\"iris\":%.1f,\"attributes\":%.1f,"
-               "\"glasses\":%.1f,\"person_mask\":%.1f},\"list\":[",
+               "\"glasses\":%.1f,\"person_mask\":%.1f,\"visibility\":%.1f},\"list\":[",
                name, an->nfaces, an->ms.total, an->ms.pyramid, an->ms.detect, an->ms.mesh,
-               an->ms.iris, an->ms.attributes, an->ms.glasses, an->ms.person_mask);
+               an->ms.iris, an->ms.attributes, an->ms.glasses, an->ms.person_mask,
+               an->ms.visibility);
         for (int i = 0; i < an->nfaces; i++) {
             const rt_face *f = &an->faces[i];
             printf("%s{\"box\":[%.0f,%.0f,%.0f,%.0f],\"score\":%.3f,\"mesh\":%.3f,\"age\":%.1f,"
-                   "\"male\":%.3f,\"glasses\":%.3f,\"px_per_mm\":%.2f,\"iris_r\":[%.1f,%.1f]}",
+                   "\"male\":%.3f,\"glasses\":%.3f,\"px_per_mm\":%.2f,\"iris_r\":[%.1f,%.1f]",
                    i ? "," : "", f->x1, f->y1, f->x2, f->y2, f->score, f->mesh_score, f->age,
                    f->male_prob, f->glasses, f->px_per_mm, f->eye[0].iris_radius,
                    f->eye[1].iris_radius);
+            if (an->vis) {
+                const rt_face_visibility *v = &an->vis[i];
+                printf(",\"covered\":%.3f,\"skin_model\":[%.3f,%.3f,%.3f,%.3f,%.3f,%.3f],"
+                       "\"occluders\":[",
+                       v->covered, v->skin_mean[0], v->skin_sd[0], v->skin_mean[1], v->skin_sd[1],
+                       v->skin_mean[2], v->skin_sd[2]);
+                for (int k = 0, first = 1; k < RT_OCCLUDER_COUNT; k++)
+                    if (v->occluders & (1u << k)) {
+                        printf("%s\"%s\"", first ? "" : ",", rt_occluder_name(k));
+                        first = 0;
+                    }
+                printf("]");
+            }
+            printf("}");
             snprintf(path, sizeof path, "%s/%s_face%d.png", outdir, name, i);
-            draw_face_crop(d->image, f, indices, path);
+            draw_face_crop(d->image, an, i, indices, landmarks, path);
         }
         printf("]}\n");
         /* overview: boxes, landmarks, person mask outline */

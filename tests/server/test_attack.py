@@ -2,7 +2,9 @@
 without a token, private webhook addresses hidden in IPv6 transition forms.
 Every test talks only to 127.0.0.1."""
 import os
+import resource
 import socket
+import threading
 import unittest
 
 import signal
@@ -36,6 +38,110 @@ def make_png_header(width, height):
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
             chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+
+
+def healthz(port, timeout=1.0):
+    """GET /healthz from 127.0.0.1 with a deadline; the status, or 0."""
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        s.settimeout(timeout)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = read_all(s)
+        s.close()
+        return int(answer.split(b" ")[1]) if answer.startswith(b"HTTP/") else 0
+    except OSError:
+        return 0
+
+
+class Slowloris:
+    """n sockets from 127.0.0.2 (another loopback address than the normal
+    client's) that send half a request head, then a header line every
+    second."""
+
+    def __init__(self, port, n):
+        self.socks = []
+        for _ in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            s.bind(("127.0.0.2", 0))
+            s.connect_ex(("127.0.0.1", port))
+            self.socks.append(s)
+        self.running = True
+        self.thread = threading.Thread(target=self.trickle, daemon=True)
+        self.thread.start()
+
+    def trickle(self):
+        first = True
+        while self.running:
+            for s in self.socks:
+                try:
+                    s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" if first else b"X-a: b\r\n")
+                except OSError:
+                    pass
+            first = False
+            time.sleep(1)
+
+    def still_open(self):
+        """Sockets the server has not closed."""
+        n = 0
+        for s in self.socks:
+            try:
+                data = s.recv(4096)
+                if data:
+                    n += 1  # an answer (should not come for half a head)
+            except BlockingIOError:
+                n += 1
+            except OSError:
+                pass
+        return n
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        for s in self.socks:
+            s.close()
+
+
+class SlowClients(ServerTest):
+    """Item 1: 2,000 slow sockets from one address; a normal client from
+    another still gets /healthz within 1 s and its job done."""
+
+    server_args = ("--header-timeout", "2s")
+
+    def setUp(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 4500:
+            self.skipTest("needs 4,500 open files (ulimit -Hn is %d)" % hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4500), hard))
+        try:
+            probe = socket.socket()
+            probe.bind(("127.0.0.2", 0))
+            probe.close()
+        except OSError as e:
+            self.skipTest("cannot use 127.0.0.2 as a source address: %s" % e)
+        super().setUp()
+
+    def test_slowloris(self):
+        attack = Slowloris(self.server.port, 2000)
+        self.addCleanup(attack.close)
+        time.sleep(0.5)  # not needed to pass: lets the attack take hold first
+        for _ in range(3):
+            self.assertEqual(healthz(self.server.port), 200)
+        r = self.server.start_job(self.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.server.wait_job(r.json()["id"])["state"], "completed")
+        self.assertEqual(healthz(self.server.port), 200)
+        # The sockets that got in are closed once the head deadline passes.
+        deadline = time.time() + 30
+        while attack.still_open() and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(attack.still_open(), 0)
+        attack.close()
+        # 2,000 refused or cut connections, a bounded number of log lines.
+        lines = [e for e in self.server.log_events()
+                 if e.get("event") in ("http.library", "http.aborted", "http.slow_client")]
+        print("\n%d connection log lines for 2,000 slow sockets" % len(lines))
+        self.assertLess(len(lines), 200)
 
 
 class Smuggling(ServerTest):

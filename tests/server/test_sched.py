@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import CC, JPEG, TEST_DATA, ServerTest, main
+from harness import CC, JPEG, SANITIZED, TEST_DATA, ServerTest, main
 from test_webhooks import Receiver
 
 BIG = os.path.join(TEST_DATA, "london_012_800.jpg")
@@ -45,6 +45,53 @@ class Fairness(ServerTest):
         print("\nsmall job waited %d ms (ran %d ms); %d burst jobs overtook it" %
               (started - created, finished - started, len(overtaking)))
         self.assertEqual(overtaking, [])
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class MemoryBudget(ServerTest):
+    """Item 6: jobs whose expected peaks do not fit in --max-memory together
+    wait for each other; RSS stays under the budget."""
+
+    workers = 3
+    budget_mib = 300  # one 1 MP job expects ~212 MiB: two do not fit
+    server_args = ("--max-memory", "%dM" % budget_mib, "--threads-per-worker", "1")
+
+    def test_large_images_wait_for_memory(self):
+        from harness import make_png
+        image = self.tmpfile("big.png", make_png(1000, 1000))
+        idle = rss_bytes(self.server.proc.pid)
+        ids = [self.server.start_job(self.token, CC, image).json()["id"] for _ in range(3)]
+        peak = idle
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            peak = max(peak, rss_bytes(self.server.proc.pid))
+            states = [self.server.status(j).json()["state"] for j in ids]
+            if all(st in ("completed", "failed") for st in states):
+                break
+            time.sleep(0.02)
+        self.assertEqual(states, ["completed"] * 3)
+        # When each job ran: from job.started (logged once it has its
+        # memory) to job.completed.
+        begin, end = {}, {}
+        for e in self.server.log_events():
+            if e.get("event") == "job.started":
+                begin[e["job"]] = e["ts"]
+            elif e.get("event") == "job.completed":
+                end[e["job"]] = e["ts"]
+        spans = sorted((begin[j], end[j]) for j in ids)
+        overlaps = sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
+        print("\nidle %d MiB, peak %d MiB with 3 jobs of 1 MP; %d overlaps" %
+              (idle >> 20, peak >> 20, overlaps))
+        self.assertEqual(overlaps, 0)  # one at a time: two do not fit
+        if not SANITIZED:  # ASan's shadow memory and quarantine are not the job's
+            self.assertLess(peak - idle, self.budget_mib << 20)
 
 
 class Silent:
