@@ -5,5 +5,5 @@ build_image() {
     "$root"/src/io/image_{format,decode,metadata,encode}.c "$root/src/io/vips_error.c" \
     "$root/src/io/jpeg_reader.c" "$root/src/io/jpeg_writer.c" \
     "$root/src/core/error.c" "$root/src/core/image.c" "$root/src/core/quantize.c" \
-    "$root/src/core/colour.c" -fopenmp $(pkg-config --cflags --libs vips libjpeg) -lm
+    "$root/src/core/colour.c" "$root/src/core/atomic_file.c" -fopenmp $(pkg-config --cflags --libs vips libjpeg) -lm
 }
