@@ -117,16 +117,6 @@ int rd_datadir_lock(const char *dir, int *fd)
     return 0;
 }
 
-int rd_datadir_sync(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return rt_error(RT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    int err =
-        fsync(fd) == 0 ? 0 : rt_error(RT_ERR_IO, "cannot flush %s: %s", path, strerror(errno));
-    close(fd);
-    return err;
-}
-
 /* Deletes the plain files of folder, then the folder when remove_self. */
 static int clear_folder(const char *folder, int remove_self)
 {

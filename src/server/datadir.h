@@ -38,10 +38,6 @@ int rd_datadir_job_file(const char *dir, const char *id, const char *name, char 
  * stays open for the life of the server. */
 int rd_datadir_lock(const char *dir, int *fd);
 
-/* Flushes a file or folder to disk (fsync), so what the store records as
- * done is on disk too, power cut or not. */
-int rd_datadir_sync(const char *path);
-
 /* Deletes a job folder and the files in it (it holds no sub-folders). */
 int rd_datadir_remove_job(const char *dir, const char *id);
 /* Deletes every file in DIR/spool (uploads cut off by a restart). */

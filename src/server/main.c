@@ -6,6 +6,7 @@
  * Exit status: 0 after a clean stop (SIGTERM/SIGINT) or a token command that
  * worked; 1 when the server or the command failed; 2 on a usage error.
  */
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "retouch.h"
 #include "server/clock.h"
@@ -63,16 +64,16 @@ static int token_command(const rd_config *cfg, int argc, char **argv)
     return rc;
 }
 
-/* Written through a temporary file, so a reader never sees half a number. */
+/* Written atomically (core/atomic_file.h), so a reader never sees half a
+ * number. */
 static int write_port_file(const char *path, int port)
 {
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return rt_error(RT_ERR_IO, "--port-file %s: %s", path, strerror(errno));
-    fprintf(f, "%d\n", port);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return rt_error(RT_ERR_IO, "--port-file %s: %s", path, strerror(errno));
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d\n", port);
+    if (rt_write_file_atomic(path, text, (size_t)n)) {
+        rt_error_prefix("--port-file: ");
+        return rt_error_code();
+    }
     return 0;
 }
 

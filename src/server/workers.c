@@ -162,7 +162,7 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
 {
     rd_server *srv = w->srv;
     const char *dir = srv->cfg.data_dir;
-    char input[PATH_MAX], output[PATH_MAX], meta[PATH_MAX], meta_part[PATH_MAX];
+    char input[PATH_MAX], output[PATH_MAX], meta[PATH_MAX];
     int err = rd_datadir_job_file(dir, job->id, "input", input, sizeof input);
     if (!err && !file_exists(input))
         err = rt_error(RT_ERR_IMAGE, "the uploaded image is missing from the job store; submit "
@@ -188,20 +188,10 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
         if (!err) err = rt_job_write(ej, output); /* the engine writes a .part and renames it */
     }
     if (!err) err = rd_datadir_job_file(dir, job->id, "result.json", meta, sizeof meta);
-    if (!err)
-        err = rd_datadir_job_file(dir, job->id, "result.json.part", meta_part, sizeof meta_part);
-    if (!err) {
-        err = rt_job_write_metadata(ej, meta_part);
-        if (!err && rename(meta_part, meta) != 0)
-            err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
-        if (err) unlink(meta_part); /* no half-made file left behind for a retry to find */
-    }
-    /* On disk before the store says completed. */
-    char dir_path[PATH_MAX];
-    if (!err) err = rd_datadir_job(dir, job->id, dir_path, sizeof dir_path);
-    if (!err) err = rd_datadir_sync(output);
-    if (!err) err = rd_datadir_sync(meta);
-    if (!err) err = rd_datadir_sync(dir_path);
+    /* both writes are atomic and on disk when they return (core/atomic_file.h:
+     * .part, fsync, rename, directory fsync; the .part is removed on failure),
+     * so the store never says completed before the files are whole */
+    if (!err) err = rt_job_write_metadata(ej, meta);
     rt_job_destroy(ej);
     rt_payload_destroy(payload);
     return err;
