@@ -406,6 +406,8 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
         err = rt_face_region_mask(&gf, RT_REGION_EYES, 1.0f, 0, 0, gw, gh, zone, (size_t)gw);
         if (!err)
             err = rt_face_region_mask(&gf, RT_REGION_BROWS, 1.0f, 0, 0, gw, gh, A, (size_t)gw);
+        /* on the face only: the band's ears and hair are no frame */
+        if (!err) err = rt_face_region_mask(&gl, RT_REGION_FACE, 1.0f, 0, 0, gw, gh, B, (size_t)gw);
         double brow_top = INFINITY;
         for (int e = 0; e < 2; e++)
             for (int i = 0; i < rt_topo_brow[e].n; i++) {
@@ -418,7 +420,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
                 size_t k = (size_t)j * gw + i;
                 double v = up_v(&fr, x0 + (i + 0.5) * step, y0 + (j + 0.5) * step);
                 if (v < brow_top || v > v_tip) continue;
-                float outside = (1.0f - zone[k]) * (1.0f - A[k]);
+                float outside = (1.0f - zone[k]) * (1.0f - A[k]) * B[k];
                 vis->frame[k] = face->glasses * outside * (1.0f - vis->skin[k]);
                 vis->skin[k] *= 1.0f - vis->frame[k];
             }
