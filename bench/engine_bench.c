@@ -16,6 +16,7 @@
 
 typedef struct marks {
     double t[MAX_MARKS];
+    double cpu[MAX_MARKS]; /* process CPU time (all threads), ms */
     char what[MAX_MARKS][64];
     int n;
 } marks;
@@ -24,6 +25,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -36,6 +44,7 @@ static int on_progress(void *user, rt_step step, const char *plugin, double prog
     if (m->n == 0 || strcmp(m->what[m->n - 1], what) != 0) {
         if (m->n < MAX_MARKS) {
             m->t[m->n] = now();
+            m->cpu[m->n] = cpu_now();
             snprintf(m->what[m->n], sizeof m->what[m->n], "%s", what);
             m->n++;
         }
@@ -105,7 +114,7 @@ int main(int argc, char **argv)
         }
         if (run < warm) rt_job_destroy(job);
     }
-    double t_end = now();
+    double t_end = now(), cpu_end = cpu_now();
     rt_job_destroy(job);
     rt_payload_destroy(p);
     free(json);
@@ -119,6 +128,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < m.n; i++)
         printf("%s[\"%s\", %.2f]", i ? ", " : "", m.what[i],
                (i + 1 < m.n ? m.t[i + 1] : t_end) - m.t[i]);
+    /* the same stages in CPU time: what a stage costs whatever the load */
+    printf("], \"stages_cpu\": [");
+    for (int i = 0; i < m.n; i++)
+        printf("%s[\"%s\", %.2f]", i ? ", " : "", m.what[i],
+               (i + 1 < m.n ? m.cpu[i + 1] : cpu_end) - m.cpu[i]);
     printf("], \"job_ms\": %.2f, \"peak_rss_mb\": %.1f}\n", t_end - t_parse, ru.ru_maxrss / 1024.0);
     return 0;
 }

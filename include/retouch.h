@@ -106,6 +106,14 @@ typedef struct rt_job_options {
     const char *input_name;  /* original file name, for messages; NULL: the path */
     rt_progress_fn progress; /* optional */
     void *progress_user;
+    /* "jpeg", "png", "tiff", "webp", "heif" or "avif": the flattened result's format
+     * (the CLI's -o extension); NULL: the payload's outputFormat, else the
+     * input's.  rt_job_create refuses it for a layered payload and when this
+     * libvips cannot write it. */
+    const char *output_format;
+    /* How a CMYK input without an ICC profile is read: "press", "naive" or
+     * an ICC file's path (image_io.h); NULL: the payload's cmykProfile. */
+    const char *cmyk_profile;
 } rt_job_options;
 
 typedef struct rt_job rt_job;

@@ -64,7 +64,9 @@ int cli_progress_update(void *user, rt_step step, const char *plugin, double pro
     const char *what = plugin && *plugin ? plugin : rt_step_name(step);
     if (p->tty) {
         draw_bar(p, f, progress, what);
-    } else if (step != f->last_step || strcmp(f->last_plugin, plugin ? plugin : "") != 0) {
+    } else if (plugin && *plugin ? strcmp(f->last_plugin, plugin) != 0 : step != f->last_step) {
+        /* a line per plugin, and per step outside the plugins: a plugin's
+         * analysis and processing steps are one line */
         fprintf(stderr, "[%d/%d] %s: %s\n", f->number, p->total, f->name, what);
     }
     f->last_step = step;

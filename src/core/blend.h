@@ -36,6 +36,27 @@ static inline float rt_soft_light(float cb, float cs)
     return cb + (2.f * cs - 1.f) * (d - cb);
 }
 
+/* The soft-light colour cs for which rt_soft_light(cb, cs) = r: each branch
+ * of the W3C formula inverted (cs <= 0.5 darkens, above lightens), clamped
+ * to what one soft-light layer can reach from cb (darker by at most
+ * cb (1 - cb), lighter up to D(cb)); r = cb gives the neutral 0.5.  How
+ * the tone plugins (Skin Tone, Dodge Burn, Portrait Volumes) turn a
+ * computed result into their layer (ALGORITHMS.md §1.10). */
+static inline float rt_soft_light_inverse(float cb, float r)
+{
+    if (r < cb) {
+        float k = cb * (1.f - cb);
+        if (!(k > 0.f)) return 0.5f;
+        float cs = 0.5f - 0.5f * (cb - r) / k;
+        return cs < 0.f ? 0.f : cs;
+    }
+    float d = cb <= 0.25f ? ((16.f * cb - 12.f) * cb + 4.f) * cb : sqrtf(cb);
+    float k = d - cb;
+    if (!(k > 0.f)) return 0.5f;
+    float cs = 0.5f + 0.5f * (r - cb) / k;
+    return cs > 1.f ? 1.f : cs;
+}
+
 /* B(cb, cs) of one channel. */
 static inline float rt_blend_channel(rt_blend mode, float cb, float cs)
 {

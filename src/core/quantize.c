@@ -42,11 +42,8 @@ const float *rt_dither_row(int y, int c)
 void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits)
 {
     if (bits == 16) {
-        for (int x = 0; x < n; x++) {
-            float f = p[x] * 65535.0f + 0.5f;
-            f = f > 0.0f ? (f < 65535.0f ? f : 65535.0f) : 0.0f;
-            p[x] = (float)(int)f * (1.0f / 65535.0f);
-        }
+        for (int x = 0; x < n; x++)
+            p[x] = (float)rt_level16(p[x]) * (1.0f / 65535.0f);
         return;
     }
     const float *noise = rt_dither_row(y, c);
@@ -55,12 +52,42 @@ void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits)
         const float *nz = noise + ((x0 + xb) & (RT_DITHER_TILE - 1));
         float *q = p + xb;
         int m = n - xb < RT_DITHER_TILE ? n - xb : RT_DITHER_TILE;
-        for (int i = 0; i < m; i++) {
-            float f = q[i] * 255.0f + 0.5f + nz[i];
-            f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
+        for (int i = 0; i < m; i++)
             /* exact k/255 so compositing the stored layer reproduces it */
-            q[i] = (float)(int)f / 255.0f;
+            q[i] = (float)rt_level8(q[i], nz[i]) / 255.0f;
+    }
+}
+
+void rt_quantize8_interleave(const float *const *rows, int nplanes, int n, int x0, int y,
+                             int dither, unsigned char *dst, int stride)
+{
+    const float k = dither ? 1.0f : 0.0f;
+    if (nplanes == 3 && stride == 3) {
+        /* all three channels in one pass, in tiles of the dither period
+         * aligned to it: the noise is a plain contiguous load and the
+         * interleaved stores vectorise */
+        const float *n0 = rt_dither_row(y, 0), *n1 = rt_dither_row(y, 1), *n2 = rt_dither_row(y, 2);
+        for (int xb = 0; xb < n;) {
+            const int phase = (x0 + xb) & (RT_DITHER_TILE - 1);
+            const int m = n - xb < RT_DITHER_TILE - phase ? n - xb : RT_DITHER_TILE - phase;
+            const float *a0 = rows[0] + xb, *a1 = rows[1] + xb, *a2 = rows[2] + xb;
+            const float *z0 = n0 + phase, *z1 = n1 + phase, *z2 = n2 + phase;
+            unsigned char *o = dst + 3 * (size_t)xb;
+            for (int t = 0; t < m; t++) {
+                o[3 * t] = (unsigned char)rt_level8(a0[t], k * z0[t]);
+                o[3 * t + 1] = (unsigned char)rt_level8(a1[t], k * z1[t]);
+                o[3 * t + 2] = (unsigned char)rt_level8(a2[t], k * z2[t]);
+            }
+            xb += m;
         }
+        return;
+    }
+    for (int c = 0; c < nplanes; c++) {
+        const float *p = rows[c];
+        const float *noise = rt_dither_row(y, c);
+        for (int x = 0; x < n; x++)
+            dst[(size_t)x * stride + c] = (unsigned char)rt_level8(
+                p[x], dither ? noise[(x0 + x) & (RT_DITHER_TILE - 1)] : 0.0f);
     }
 }
 

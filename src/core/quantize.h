@@ -11,6 +11,23 @@
 
 #define RT_DITHER_TILE 64
 
+/* The one rounding of every 8-bit output: the level of v (in [0,1]) plus
+ * noise (a dither value, or 0), clamped to 0..255. */
+static inline int rt_level8(float v, float noise)
+{
+    float f = v * 255.0f + 0.5f + noise;
+    f = f > 0.0f ? (f < 255.0f ? f : 255.0f) : 0.0f;
+    return (int)f;
+}
+
+/* The same for 16-bit output (never dithered). */
+static inline int rt_level16(float v)
+{
+    float f = v * 65535.0f + 0.5f;
+    f = f > 0.0f ? (f < 65535.0f ? f : 65535.0f) : 0.0f;
+    return (int)f;
+}
+
 /* Builds the table (idempotent, thread-safe; rt_init calls it). */
 void rt_dither_init(void);
 
@@ -23,6 +40,12 @@ const float *rt_dither_row(int y, int c);
  * for plugins that fuse the rounding into their own last pass (then they set
  * rt_plugin_output.quantized). */
 void rt_quantize_row(float *p, int n, int x0, int y, int c, int bits);
+
+/* Encoders: n samples of image row y, starting at column x0, from nplanes
+ * float rows to 8-bit levels at dst[x * stride + c] (interleaved), with the
+ * dither when dither is set. */
+void rt_quantize8_interleave(const float *const *rows, int nplanes, int n, int x0, int y,
+                             int dither, unsigned char *dst, int stride);
 
 /* Rounds a w x h plane (placed at x0, y0 in the image) in place to 8-bit
  * levels (k / 255, dithered) or 16-bit levels (k / 65535). */

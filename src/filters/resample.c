@@ -29,7 +29,7 @@ static void make_spans(int n, int m, span *s)
     }
 }
 
-void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh)
+int rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int dh)
 {
     span *sx = malloc((size_t)dw * sizeof *sx);
     span *sy = malloc((size_t)dh * sizeof *sy);
@@ -37,13 +37,15 @@ void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int 
         free(sx);
         free(sy);
         memset(dst, 0, (size_t)dw * dh * sizeof *dst);
-        return;
+        return rt_error(RT_ERR_NOMEM, "out of memory for downscaling");
     }
+    int failed = 0;
     make_spans(w, dw, sx);
     make_spans(h, dh, sy);
 #pragma omp parallel
     {
         float *row = malloc((size_t)dw * sizeof *row);
+        if (!row) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
 #pragma omp for schedule(static)
         for (int oy = 0; oy < dh; oy++) {
             float *out = dst + (size_t)oy * dw;
@@ -72,6 +74,7 @@ void rt_downscale_plane(const float *src, int w, int h, float *dst, int dw, int 
     }
     free(sx);
     free(sy);
+    return failed ? rt_error(RT_ERR_NOMEM, "out of memory for downscaling") : 0;
 }
 
 int rt_downscale(const rt_image *src, int max_side, rt_image **out)
@@ -85,19 +88,13 @@ int rt_downscale(const rt_image *src, int max_side, rt_image **out)
     if (dh < 1) dh = 1;
     int err = rt_image_create_uninit(dw, dh, src->channels, out);
     if (err) return err;
-    for (int c = 0; c < src->channels; c++)
-        rt_downscale_plane(rt_image_plane(src, c), w, h, rt_image_plane(*out, c), dw, dh);
-    return 0;
-}
-
-/* Catmull-Rom weights for fractional offset t in [0,1). */
-static inline void cubic_weights(float t, float wt[4])
-{
-    float t2 = t * t, t3 = t2 * t;
-    wt[0] = 0.5f * (-t3 + 2.0f * t2 - t);
-    wt[1] = 0.5f * (3.0f * t3 - 5.0f * t2 + 2.0f);
-    wt[2] = 0.5f * (-3.0f * t3 + 4.0f * t2 + t);
-    wt[3] = 0.5f * (t3 - t2);
+    for (int c = 0; c < src->channels && !err; c++)
+        err = rt_downscale_plane(rt_image_plane(src, c), w, h, rt_image_plane(*out, c), dw, dh);
+    if (err) {
+        rt_image_destroy(*out);
+        *out = NULL;
+    }
+    return err;
 }
 
 static inline int clampi(int v, int lo, int hi)
@@ -147,8 +144,8 @@ static void rotate_planes(const float *const *src, float *const *dst, int nplane
             float fx = floorf(sx), fy = floorf(sy);
             int ix = (int)fx - 1, iy = (int)fy - 1;
             float wx[4], wy[4];
-            cubic_weights(sx - fx, wx);
-            cubic_weights(sy - fy, wy);
+            rt_cubic_weights(sx - fx, wx);
+            rt_cubic_weights(sy - fy, wy);
             if (ix >= 0 && iy >= 0 && ix + 3 < w && iy + 3 < h) {
                 /* inside: no clamping (nearly every pixel) */
                 const size_t base = (size_t)iy * (size_t)w + (size_t)ix;

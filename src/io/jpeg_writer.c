@@ -14,6 +14,9 @@
 
 /* The restart interval is a 16-bit count of MCUs. */
 #define MAX_RESTART_MCUS 65535
+/* The frame header stores each side in 16 bits, and libjpeg (so every
+ * reader built on it, libvips's too) refuses sides over 65500. */
+#define JPEG_MAX_SIDE 65500
 #define MAX_MCU_ROWS_PER_STRIP 64
 /* rows converted to 8-bit samples at a time */
 #define SAMPLE_ROWS 16
@@ -51,46 +54,20 @@ static void strip_samples(const rt_planes *src, int comps, int dither, int y0, i
 {
     const int w = src->width;
     for (int r = 0; r < rows; r++) {
-        int y = y0 + r;
-        unsigned char *q = dst + (size_t)r * w * comps;
-        if (comps == 3) {
-            /* all three channels in one pass: the interleaved stores
-             * vectorise */
-            const float *p0 = src->p[0] + (size_t)y * w, *p1 = src->p[1] + (size_t)y * w,
-                        *p2 = src->p[2] + (size_t)y * w;
-            const float *n0 = rt_dither_row(y, 0), *n1 = rt_dither_row(y, 1),
-                        *n2 = rt_dither_row(y, 2);
-            const float k = dither ? 1.0f : 0.0f;
-            /* in tiles of the dither period, so the noise is a plain
-             * contiguous load and the loop vectorises */
-            for (int x0 = 0; x0 < w; x0 += RT_DITHER_TILE) {
-                const int n = w - x0 < RT_DITHER_TILE ? w - x0 : RT_DITHER_TILE;
-                const float *a0 = p0 + x0, *a1 = p1 + x0, *a2 = p2 + x0;
-                unsigned char *o = q + 3 * (size_t)x0;
-                for (int t = 0; t < n; t++) {
-                    float f0 = a0[t] * 255.0f + 0.5f + k * n0[t];
-                    float f1 = a1[t] * 255.0f + 0.5f + k * n1[t];
-                    float f2 = a2[t] * 255.0f + 0.5f + k * n2[t];
-                    f0 = f0 > 0.f ? (f0 < 255.f ? f0 : 255.f) : 0.f;
-                    f1 = f1 > 0.f ? (f1 < 255.f ? f1 : 255.f) : 0.f;
-                    f2 = f2 > 0.f ? (f2 < 255.f ? f2 : 255.f) : 0.f;
-                    o[3 * t] = (unsigned char)(int)f0;
-                    o[3 * t + 1] = (unsigned char)(int)f1;
-                    o[3 * t + 2] = (unsigned char)(int)f2;
-                }
-            }
-            continue;
-        }
-        for (int c = 0; c < comps; c++) {
-            const float *p = src->p[c] + (size_t)y * w;
-            const float *noise = rt_dither_row(y, c);
-            for (int x = 0; x < w; x++) {
-                float f = p[x] * 255.0f + 0.5f + (dither ? noise[x & (RT_DITHER_TILE - 1)] : 0.f);
-                q[(size_t)x * comps + c] =
-                    (unsigned char)(f > 0.f ? (f < 255.f ? (int)f : 255) : 0);
-            }
-        }
+        const size_t row = (size_t)(y0 + r) * w;
+        const float *planes[3] = {src->p[0] + row, comps == 3 ? src->p[1] + row : NULL,
+                                  comps == 3 ? src->p[2] + row : NULL};
+        rt_quantize8_interleave(planes, comps, w, 0, y0 + r, dither, dst + (size_t)r * w * comps,
+                                comps);
     }
+}
+
+/* JFIF's 16-bit density for a resolution in pixels per millimetre; 0 when
+ * it does not fit (a crafted or absurd resolution is left out). */
+static int dots_per_inch(double per_mm)
+{
+    double dpi = per_mm * 25.4 + 0.5;
+    return dpi >= 1.0 && dpi <= 65535.0 ? (int)dpi : 0;
 }
 
 static int encode_strip(const rt_planes *src, int comps, int quality, int dither, int y0, int rows,
@@ -139,10 +116,12 @@ static int encode_strip(const rt_planes *src, int comps, int quality, int dither
         cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1; /* 4:4:4 */
     cinfo.optimize_coding = FALSE; /* the standard tables, the same for every strip */
     cinfo.dct_method = JDCT_ISLOW;
-    if (meta && meta->xres > 0) {
+    const int xdpi = meta && meta->xres > 0 ? dots_per_inch(meta->xres) : 0;
+    const int ydpi = meta && meta->yres > 0 ? dots_per_inch(meta->yres) : xdpi;
+    if (xdpi && ydpi) {
         cinfo.density_unit = 1; /* dots per inch */
-        cinfo.X_density = (UINT16)(meta->xres * 25.4 + 0.5);
-        cinfo.Y_density = (UINT16)((meta->yres > 0 ? meta->yres : meta->xres) * 25.4 + 0.5);
+        cinfo.X_density = (UINT16)xdpi;
+        cinfo.Y_density = (UINT16)ydpi;
     }
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
@@ -199,10 +178,13 @@ static void put(growbuf *g, const void *data, size_t len)
     g->n += len;
 }
 
+/* A segment whose payload (a then b) exceeds the 16-bit length is left
+ * out: written, it would corrupt the file. */
 static void put_marker(growbuf *g, int marker, const void *a, size_t alen, const void *b,
                        size_t blen)
 {
     size_t seg = 2 + alen + blen;
+    if (seg > 65535) return;
     unsigned char head[4] = {0xFF, (unsigned char)marker, (unsigned char)(seg >> 8),
                              (unsigned char)seg};
     put(g, head, 4);
@@ -214,6 +196,8 @@ static void put_marker(growbuf *g, int marker, const void *a, size_t alen, const
 static void put_exif(growbuf *g, const unsigned char *exif, size_t len)
 {
     if (len < 14 || len > 65533) return;
+    int prefixed = memcmp(exif, "Exif\0\0", 6) == 0;
+    if (!prefixed && len + 6 > 65533) return; /* no room for the prefix we add */
     unsigned char *copy = malloc(len);
     if (!copy) return;
     memcpy(copy, exif, len);
@@ -274,6 +258,20 @@ static void put_metadata(growbuf *g, const rt_metadata *meta)
         put_marker(g, 0xED, data, len, NULL, 0);
 }
 
+/* Strip 0's frame header (SOF0, written by libjpeg for `rows` rows) made
+ * to describe the whole image: checked to be the segment we expect before
+ * a byte of it changes. */
+static int set_frame_height(unsigned char *seg, size_t seglen, int rows, int w, int h)
+{
+    /* FF C0, length, precision, height (2), width (2), components, ... */
+    if (seglen < 10 || seg[0] != 0xFF || seg[1] != 0xC0 || seg[4] != 8 ||
+        (seg[5] << 8 | seg[6]) != rows || (seg[7] << 8 | seg[8]) != w || h > JPEG_MAX_SIDE)
+        return rt_error(RT_ERR_INTERNAL, "JPEG encoder: unexpected frame header");
+    seg[5] = (unsigned char)(h >> 8);
+    seg[6] = (unsigned char)h;
+    return 0;
+}
+
 int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metadata *meta,
                    void **out, size_t *len)
 {
@@ -281,6 +279,14 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
     *len = 0;
     const int comps = src->n >= 3 ? 3 : 1;
     const int w = src->width, h = src->height;
+    if (w < 1 || h < 1) return rt_error(RT_ERR_ARG, "JPEG encoder: the image has no pixels");
+    /* before any work: libjpeg would take a larger size, and the frame
+     * header we assemble has 16 bits for it */
+    if (w > JPEG_MAX_SIDE || h > JPEG_MAX_SIDE)
+        return rt_error(RT_ERR_TOO_BIG,
+                        "the image is %dx%d pixels; JPEG holds at most %d pixels a side: ask "
+                        "for outputFormat \"png\" or \"tiff\"",
+                        w, h, JPEG_MAX_SIDE);
     const int mcus_per_row = (w + 7) / 8;
     int mcu_rows = MAX_RESTART_MCUS / mcus_per_row;
     if (mcu_rows > MAX_MCU_ROWS_PER_STRIP) mcu_rows = MAX_MCU_ROWS_PER_STRIP;
@@ -316,8 +322,8 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
         const unsigned char *b = strips[0].jpeg;
         put(&g, b, 2); /* SOI */
         size_t pos = 2;
-        int metadata_written = 0;
-        while (pos < strips[0].data_start) {
+        int metadata_written = 0, frame_set = 0;
+        while (pos < strips[0].data_start && !err) {
             int marker = b[pos + 1];
             size_t seg = 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
             if (marker != 0xE0 && !metadata_written) {
@@ -333,8 +339,9 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             size_t start = g.n;
             put(&g, b + pos, seg);
             if (marker == 0xC0 && !g.failed) {
-                g.p[start + 5] = (unsigned char)(h >> 8);
-                g.p[start + 6] = (unsigned char)h;
+                err = set_frame_height(g.p + start, seg, h < rows_per_strip ? h : rows_per_strip, w,
+                                       h);
+                frame_set = 1;
             }
             if (marker == 0xE0 && !metadata_written) {
                 put_metadata(&g, meta);
@@ -342,7 +349,9 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
             }
             pos += seg;
         }
-        for (int i = 0; i < nstrips; i++) {
+        if (!err && !g.failed && !frame_set)
+            err = rt_error(RT_ERR_INTERNAL, "JPEG encoder: no baseline frame header");
+        for (int i = 0; i < nstrips && !err; i++) {
             put(&g, strips[i].jpeg + strips[i].data_start,
                 strips[i].data_end - strips[i].data_start);
             if (i + 1 < nstrips) {
@@ -352,7 +361,7 @@ int rt_jpeg_encode(const rt_planes *src, int quality, int dither, const rt_metad
         }
         unsigned char eoi[2] = {0xFF, 0xD9};
         put(&g, eoi, 2);
-        if (g.failed) err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
+        if (!err && g.failed) err = rt_error(RT_ERR_NOMEM, "out of memory for the JPEG");
     }
     for (int i = 0; i < nstrips; i++)
         free(strips[i].jpeg);

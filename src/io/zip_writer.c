@@ -1,5 +1,6 @@
 #include "io/zip_writer.h"
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 #include <stdio.h>
@@ -13,14 +14,6 @@ struct rt_zip {
     char *path;
     char *part;
 };
-
-char *rt_part_path(const char *path)
-{
-    size_t n = strlen(path) + 6;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s.part", path);
-    return p;
-}
 
 int rt_zip_open(const char *path, rt_zip **out)
 {
@@ -68,9 +61,8 @@ int rt_zip_commit(rt_zip *z)
         err = rt_error(RT_ERR_IO, "cannot write %s: %s", z->path, zip_strerror(z->za));
         zip_discard(z->za);
         unlink(z->part);
-    } else if (rename(z->part, z->path) != 0) {
-        err = rt_error(RT_ERR_IO, "cannot move the ZIP into place at %s", z->path);
-        unlink(z->part);
+    } else {
+        err = rt_commit_part(z->part, z->path);
     }
     free(z->part);
     free(z->path);

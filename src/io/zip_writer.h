@@ -1,5 +1,6 @@
 /* ZIP output (libzip), written to "<path>.part" and renamed into place on
- * commit, so a reader never sees a half-written archive.
+ * commit (core/atomic_file.h), so a reader never sees a half-written
+ * archive.
  *
  * Ownership: rt_zip_open() returns a handle owned by the caller, released by
  * exactly one of rt_zip_commit() or rt_zip_abort().  Buffers passed to
@@ -17,8 +18,5 @@ int rt_zip_open(const char *path, rt_zip **out);
 int rt_zip_add(rt_zip *z, const char *name, const void *data, size_t len, int compress);
 int rt_zip_commit(rt_zip *z);
 void rt_zip_abort(rt_zip *z);
-
-/* "<path>.part" for atomic writes; caller frees. */
-char *rt_part_path(const char *path);
 
 #endif

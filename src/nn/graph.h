@@ -36,6 +36,13 @@ struct nn_model {
 nn_tensor *nn_tensor_root(nn_tensor *t);
 /* A new tensor owned by the model (name copied); NULL when out of memory. */
 nn_tensor *nn_graph_add_tensor(nn_model *model, const char *name);
+/* The one parser of shapes in model.json: dims is a JSON array of
+ * integers (weights) or, for a placeholder, of {"size": n} objects where -1
+ * (an unknown batch) means 1.  Checked with nn_shape_check(); 0, or
+ * RT_ERR_MODEL naming what (a weight or input name) and why. */
+int nn_shape_parse(const nn_model *model, json_t *dims, int placeholder, const char *what,
+                   int *rank, int shape[NN_MAX_RANK]);
+
 /* Decodes the weightsManifest of model.json into constant tensors, reading
  * the shards from dir (weights.c). */
 int nn_weights_load(nn_model *model, json_t *manifest, const char *dir);

@@ -1,5 +1,6 @@
 /* Loading a TFJS graph model: model.json -> tensors and nodes -> prepared,
- * fused, planned graph; and running it.
+ * fused, planned graph (parsing helpers in parse.c, tensors in tensor.c,
+ * running in run.c).
  *
  * model.json holds "modelTopology" (a TensorFlow GraphDef as JSON: nodes with
  * op, inputs and attributes) and "weightsManifest" (groups of weight shards;
@@ -19,236 +20,11 @@
 
 #include <cblas.h>
 
-#define INSTALL_HINT "install the models with 'make setup' or 'scripts/fetch-models'"
-
-/* ---- model and tensor bookkeeping ---- */
-
-nn_tensor *nn_graph_add_tensor(nn_model *m, const char *name)
-{
-    if (m->n_tensors == m->cap_tensors) {
-        int cap = m->cap_tensors ? 2 * m->cap_tensors : 256;
-        nn_tensor **grown = realloc(m->tensors, (size_t)cap * sizeof *grown);
-        if (!grown) return NULL;
-        m->tensors = grown;
-        m->cap_tensors = cap;
-    }
-    nn_tensor *t = calloc(1, sizeof *t);
-    if (!t) return NULL;
-    t->name = strdup(name);
-    if (!t->name) {
-        free(t);
-        return NULL;
-    }
-    t->first_step = t->last_step = -2;
-    m->tensors[m->n_tensors++] = t;
-    return t;
-}
-
 static nn_tensor *find_tensor(const nn_model *m, const char *name)
 {
     for (int i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i]->name, name) == 0) return m->tensors[i];
     return NULL;
-}
-
-void nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape)
-{
-    t->rank = rank;
-    t->size = 1;
-    for (int i = 0; i < rank; i++) {
-        t->shape[i] = shape[i];
-        t->size *= (size_t)shape[i];
-    }
-}
-
-nn_tensor *nn_model_new_const(nn_model *model, const char *name, int rank, const int *shape)
-{
-    nn_tensor *t = nn_graph_add_tensor(model, name);
-    if (!t) return NULL;
-    nn_tensor_set_shape(t, rank, shape);
-    t->is_const = 1;
-    t->dtype = NN_F32;
-    t->data = rt_alloc_floats(t->size ? t->size : 1);
-    if (!t->data) return NULL;
-    memset(t->data, 0, (t->size ? t->size : 1) * sizeof(float));
-    model->weight_bytes += t->size * sizeof(float);
-    return t;
-}
-
-nn_tensor *nn_tensor_root(nn_tensor *t)
-{
-    while (t->alias_of)
-        t = t->alias_of;
-    return t;
-}
-
-int nn_node_error(const nn_model *model, const nn_node *node, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return rt_error(RT_ERR_MODEL, "%s: node '%s' (%s): %s", model->path, node->name, node->type,
-                    msg);
-}
-
-/* ---- attributes (TensorFlow AttrValue as JSON) ---- */
-
-static json_t *attr_get(const nn_node *node, const char *key)
-{
-    return node->attr ? json_object_get(node->attr, key) : NULL;
-}
-
-static int json_int_value(json_t *v, long long *out)
-{
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
-        return 0;
-    }
-    if (json_is_string(v)) {
-        char *end;
-        errno = 0;
-        *out = strtoll(json_string_value(v), &end, 10);
-        return (errno || *end) ? -1 : 0;
-    }
-    return -1;
-}
-
-int nn_attr_ints(const nn_node *node, const char *key, int *out, int max)
-{
-    json_t *a = attr_get(node, key);
-    json_t *list = a ? json_object_get(json_object_get(a, "list"), "i") : NULL;
-    if (!json_is_array(list)) return a && json_object_get(a, "list") ? 0 : -1;
-    int n = (int)json_array_size(list);
-    for (int i = 0; i < n && i < max; i++) {
-        long long v;
-        if (json_int_value(json_array_get(list, (size_t)i), &v)) return -1;
-        out[i] = (int)v;
-    }
-    return n;
-}
-
-int nn_attr_int_or(const nn_node *node, const char *key, int def)
-{
-    json_t *a = attr_get(node, key);
-    long long v;
-    if (!a || json_int_value(json_object_get(a, "i"), &v)) return def;
-    return (int)v;
-}
-
-int nn_attr_bool_or(const nn_node *node, const char *key, int def)
-{
-    json_t *a = attr_get(node, key);
-    json_t *b = a ? json_object_get(a, "b") : NULL;
-    return json_is_boolean(b) ? json_is_true(b) : def;
-}
-
-float nn_attr_float_or(const nn_node *node, const char *key, float def)
-{
-    json_t *a = attr_get(node, key);
-    json_t *f = a ? json_object_get(a, "f") : NULL;
-    return json_is_number(f) ? (float)json_number_value(f) : def;
-}
-
-static int base64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-/* TensorFlow stores string attributes base64-encoded. */
-static int base64_decode(const char *in, char *out, size_t cap)
-{
-    size_t n = 0;
-    unsigned bits = 0;
-    int nbits = 0;
-    for (; *in && *in != '='; in++) {
-        int v = base64_value(*in);
-        if (v < 0) return -1;
-        bits = (bits << 6) | (unsigned)v;
-        nbits += 6;
-        if (nbits >= 8) {
-            nbits -= 8;
-            if (n + 1 >= cap) return -1;
-            out[n++] = (char)((bits >> nbits) & 0xff);
-        }
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-int nn_attr_string(const nn_node *node, const char *key, char *buf, size_t cap)
-{
-    json_t *a = attr_get(node, key);
-    json_t *s = a ? json_object_get(a, "s") : NULL;
-    if (!json_is_string(s)) return -1;
-    return base64_decode(json_string_value(s), buf, cap);
-}
-
-int nn_attr_string_list(const nn_node *node, const char *key, int index, char *buf, size_t cap)
-{
-    json_t *a = attr_get(node, key);
-    json_t *list = a ? json_object_get(json_object_get(a, "list"), "s") : NULL;
-    if (!json_is_array(list)) return 0;
-    int n = (int)json_array_size(list);
-    if (buf && index >= 0 && index < n) {
-        json_t *s = json_array_get(list, (size_t)index);
-        if (!json_is_string(s) || base64_decode(json_string_value(s), buf, cap)) return -1;
-    }
-    return n;
-}
-
-int nn_conv_out_size(int in, int kernel, int stride, nn_padding pad, int *pad_before)
-{
-    int out, total;
-    if (pad == NN_PAD_SAME) {
-        out = (in + stride - 1) / stride;
-        total = (out - 1) * stride + kernel - in;
-        if (total < 0) total = 0;
-    } else {
-        out = (in - kernel + stride) / stride;
-        total = 0;
-    }
-    *pad_before = total / 2;
-    return out;
-}
-
-int nn_attr_padding(const nn_model *model, const nn_node *node, nn_padding *out)
-{
-    char pad[32];
-    if (nn_attr_string(node, "padding", pad, sizeof pad))
-        return nn_node_error(model, node, "missing padding attribute");
-    if (strcmp(pad, "SAME") == 0)
-        *out = NN_PAD_SAME;
-    else if (strcmp(pad, "VALID") == 0)
-        *out = NN_PAD_VALID;
-    else
-        return nn_node_error(model, node, "padding %s is not supported", pad);
-    char fmt[16];
-    if (nn_attr_string(node, "data_format", fmt, sizeof fmt) == 0 && strcmp(fmt, "NHWC") != 0)
-        return nn_node_error(model, node, "data_format %s is not supported (NHWC only)", fmt);
-    return 0;
-}
-
-int nn_attr_nhwc_window(const nn_model *model, const nn_node *node, const char *key, int *h, int *w)
-{
-    int v[4];
-    int n = nn_attr_ints(node, key, v, 4);
-    if (n <= 0) {
-        *h = *w = 1;
-        return 0;
-    }
-    if (n != 4 || v[0] != 1 || v[3] != 1)
-        return nn_node_error(model, node, "%s must be [1,h,w,1]", key);
-    *h = v[1];
-    *w = v[2];
-    if (*h < 1 || *w < 1) return nn_node_error(model, node, "%s must be positive", key);
-    return 0;
 }
 
 /* ---- loading ---- */
@@ -280,15 +56,13 @@ static int add_placeholder(nn_model *m, json_t *jnode, const char *name)
     json_t *dims = json_object_get(
         json_object_get(json_object_get(json_object_get(jnode, "attr"), "shape"), "shape"), "dim");
     int shape[NN_MAX_RANK];
-    int rank = (int)json_array_size(dims);
-    if (rank < 1 || rank > NN_MAX_RANK)
+    int rank;
+    char what[300];
+    snprintf(what, sizeof what, "input '%s'", name);
+    int rc = nn_shape_parse(m, dims, 1, what, &rank, shape);
+    if (rc) return rc;
+    if (rank < 1)
         return rt_error(RT_ERR_MODEL, "%s: input '%s' has an unsupported shape", m->path, name);
-    for (int i = 0; i < rank; i++) {
-        long long v;
-        if (json_int_value(json_object_get(json_array_get(dims, (size_t)i), "size"), &v))
-            return rt_error(RT_ERR_MODEL, "%s: input '%s': bad shape", m->path, name);
-        shape[i] = v < 0 ? 1 : (int)v;
-    }
     nn_tensor_set_shape(t, rank, shape);
     return 0;
 }
@@ -490,7 +264,10 @@ static int prepare_nodes(nn_model *m)
         }
         int rc = n->op->prepare(m, n);
         if (rc) return rc;
-        if (n->output->size == 0) return nn_node_error(m, n, "empty output");
+        /* every op's output within the caps (so the next op's inputs are):
+         * an empty or oversized result stops the load here */
+        if (n->output->size == 0)
+            return nn_node_error(m, n, "empty output or a shape over the limits");
     }
     return 0;
 }
@@ -580,7 +357,8 @@ int nn_model_load(const char *json_path, nn_model **out)
     if (!f) {
         int err = errno;
         if (err == ENOENT)
-            return rt_error(RT_ERR_MODEL, "%s: model file not found; %s", json_path, INSTALL_HINT);
+            return rt_error(RT_ERR_MODEL, "%s: model file not found; %s", json_path,
+                            NN_INSTALL_HINT);
         return rt_error(RT_ERR_MODEL, "%s: %s", json_path, strerror(err));
     }
     json_error_t jerr;
@@ -588,7 +366,7 @@ int nn_model_load(const char *json_path, nn_model **out)
     fclose(f);
     if (!root)
         return rt_error(RT_ERR_MODEL, "%s:%d: corrupt model file (%s); %s", json_path, jerr.line,
-                        jerr.text, INSTALL_HINT);
+                        jerr.text, NN_INSTALL_HINT);
 
     nn_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -700,75 +478,4 @@ int nn_model_path(const char *file, char *buf, size_t cap)
     int n = snprintf(buf, cap, "%s/%s", nn_models_dir(), file);
     if (n < 0 || (size_t)n >= cap) return rt_error(RT_ERR_ARG, "model path too long: %s", file);
     return 0;
-}
-
-/* ---- running ---- */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-int nn_model_run(nn_model *m, const float *const *inputs, float *const *outputs)
-{
-    if (!m || !inputs) return rt_error(RT_ERR_ARG, "nn_model_run: no model or inputs");
-    for (int i = 0; i < m->n_inputs; i++) {
-        if (!inputs[i]) return rt_error(RT_ERR_ARG, "nn_model_run: input %d is NULL", i);
-        memcpy(m->input[i]->data, inputs[i], m->input[i]->size * sizeof(float));
-    }
-    nn_exec ex = {m->scratch, m->scratch_per_thread, m->threads};
-    for (int i = 0; i < m->n_exec; i++) {
-        const nn_node *n = m->exec[i];
-        if (!n->op->run) continue; /* aliases (Reshape, Identity) only rename storage */
-        if (m->profile) {
-            double t0 = now_ms();
-            n->op->run(n, &ex);
-            m->exec[i]->profile_ms += now_ms() - t0;
-        } else {
-            n->op->run(n, &ex);
-        }
-    }
-    for (int i = 0; outputs && i < m->n_outputs; i++)
-        if (outputs[i])
-            memcpy(outputs[i], nn_tensor_root(m->output[i])->data + 0,
-                   m->output[i]->size * sizeof(float));
-    return 0;
-}
-
-void nn_model_profile(nn_model *m, int on)
-{
-    m->profile = on;
-    for (int i = 0; i < m->n_exec; i++)
-        m->exec[i]->profile_ms = 0;
-}
-
-static int compare_profile(const void *a, const void *b)
-{
-    const nn_node *na = *(nn_node *const *)a, *nb = *(nn_node *const *)b;
-    return na->profile_ms < nb->profile_ms ? 1 : na->profile_ms > nb->profile_ms ? -1 : 0;
-}
-
-void nn_model_profile_print(const nn_model *m, void *file)
-{
-    FILE *f = file;
-    nn_node **sorted = malloc((size_t)m->n_exec * sizeof *sorted);
-    if (!sorted) return;
-    memcpy(sorted, m->exec, (size_t)m->n_exec * sizeof *sorted);
-    qsort(sorted, (size_t)m->n_exec, sizeof *sorted, compare_profile);
-    double total = 0;
-    for (int i = 0; i < m->n_exec; i++)
-        total += sorted[i]->profile_ms;
-    for (int i = 0; i < m->n_exec; i++) {
-        const nn_node *n = sorted[i];
-        if (!n->op->run) continue;
-        char shape[64] = "";
-        for (int d = 0; d < n->output->rank; d++)
-            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%d", d ? "x" : "",
-                     n->output->shape[d]);
-        fprintf(f, "%8.3f ms %5.1f%%  %-22s %-16s %s\n", n->profile_ms,
-                total > 0 ? 100 * n->profile_ms / total : 0, n->type, shape, n->name);
-    }
-    free(sorted);
 }

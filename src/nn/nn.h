@@ -24,6 +24,10 @@
 
 #define NN_MAX_RANK 4
 
+/* What every "model missing or corrupt" message ends with (one wording for
+ * the whole engine). */
+#define NN_INSTALL_HINT "install the models with 'make setup' or 'scripts/fetch-models'"
+
 typedef struct nn_model nn_model;
 
 /* An input or output of a model. */

@@ -150,7 +150,21 @@ int nn_attr_string_list(const nn_node *node, const char *key, int index, char *b
 int nn_node_error(const nn_model *model, const nn_node *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-void nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape);
+/* What a model may declare or compute: each dimension 1..NN_MAX_DIM and at
+ * most NN_MAX_ELEMENTS values per tensor (1 GB of floats), so every product
+ * of a tensor's dimensions fits an int.  The loader checks every tensor
+ * against them, the ones it reads and the ones ops compute. */
+#define NN_MAX_DIM (1 << 24)
+#define NN_MAX_ELEMENTS ((size_t)1 << 28)
+
+/* Checks rank (0..NN_MAX_RANK) and dimensions against the caps above and
+ * sets *size (the count, computed without overflow); 0, or -1 with the
+ * reason in *why. */
+int nn_shape_check(int rank, const long long *dims, size_t *size, const char **why);
+
+/* Sets t's shape; -1 (and size 0, which the loader refuses) when the shape
+ * breaks the caps: ops may ignore the result. */
+int nn_tensor_set_shape(nn_tensor *t, int rank, const int *shape);
 /* A new constant F32 tensor owned by the model (for precomputed weights). */
 nn_tensor *nn_model_new_const(nn_model *model, const char *name, int rank, const int *shape);
 

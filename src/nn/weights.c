@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INSTALL_HINT "install the models with 'make setup' or 'scripts/fetch-models'"
-
 /* IEEE 754 half -> float, exact for every value including subnormals. */
 static float half_to_float(uint16_t h)
 {
@@ -44,7 +42,7 @@ static int read_file(const char *path, unsigned char **data, size_t *size)
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)
-            return rt_error(RT_ERR_MODEL, "%s: weight file not found; %s", path, INSTALL_HINT);
+            return rt_error(RT_ERR_MODEL, "%s: weight file not found; %s", path, NN_INSTALL_HINT);
         return rt_error(RT_ERR_MODEL, "%s: %s", path, strerror(errno));
     }
     int rc = 0;
@@ -116,16 +114,11 @@ static int decode_weight(nn_model *m, json_t *w, const unsigned char *buf, size_
         return rt_error(RT_ERR_MODEL, "%s: malformed weight entry", m->path);
 
     int shape[NN_MAX_RANK] = {0};
-    int rank = (int)json_array_size(jshape);
-    if (rank > NN_MAX_RANK)
-        return rt_error(RT_ERR_MODEL, "%s: weight %s has rank %d (max %d)", m->path, name, rank,
-                        NN_MAX_RANK);
-    for (int i = 0; i < rank; i++) {
-        json_t *d = json_array_get(jshape, (size_t)i);
-        if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return rt_error(RT_ERR_MODEL, "%s: weight %s has a bad shape", m->path, name);
-        shape[i] = (int)json_integer_value(d);
-    }
+    int rank;
+    char what[300];
+    snprintf(what, sizeof what, "weight %s", name);
+    int rc = nn_shape_parse(m, jshape, 0, what, &rank, shape);
+    if (rc) return rc;
 
     const int is_int = strcmp(dtype, "int32") == 0;
     if (!is_int && strcmp(dtype, "float32") != 0)
@@ -154,7 +147,7 @@ static int decode_weight(nn_model *m, json_t *w, const unsigned char *buf, size_
     size_t n = t->size;
     if (n > (buf_size - *offset) / elem)
         return rt_error(RT_ERR_MODEL, "%s: weight data too short for %s; %s", m->path, name,
-                        INSTALL_HINT);
+                        NN_INSTALL_HINT);
     const unsigned char *src = buf + *offset;
     *offset += n * elem;
 
@@ -213,7 +206,7 @@ int nn_weights_load(nn_model *m, json_t *manifest, const char *dir)
         }
         if (!rc && offset != size)
             rc = rt_error(RT_ERR_MODEL, "%s: weight files have %zu unexpected bytes; %s", m->path,
-                          size - offset, INSTALL_HINT);
+                          size - offset, NN_INSTALL_HINT);
         free(buf);
         if (rc) return rc;
     }

@@ -154,15 +154,9 @@ static void describe_value(json_t *v, char *out, size_t cap)
     free(s);
 }
 
+/* A ratio is a string: a bare number (45) would silently mean "45 : 1". */
 static int parse_aspect(json_t *v, rt_field_value *val)
 {
-    if (json_is_number(v)) {
-        double d = json_number_value(v);
-        if (!(d > 0) || !isfinite(d)) return -1;
-        val->num = RT_ASPECT_RATIO;
-        val->ratio = d;
-        return 0;
-    }
     if (!json_is_string(v)) return -1;
     const char *s = json_string_value(v);
     static const char *const names[] = {"Original", "Free", "Square", "Custom"};
@@ -183,7 +177,7 @@ static int parse_aspect(json_t *v, rt_field_value *val)
     while (isspace((unsigned char)*end))
         end++;
     if (end == rest || *end || !(w > 0) || !(h > 0) || !isfinite(w) || !isfinite(h)) return -1;
-    if (w / h < 0.05 || w / h > 20) return -1;
+    if (w / h < 0.05 || w / h > 20) return -2;
     val->num = RT_ASPECT_RATIO;
     val->ratio = w / h;
     return 0;
@@ -272,7 +266,16 @@ static void parse_field(report *r, const char *where, const rt_field_spec *f, js
         return;
     }
     case RT_FIELD_ASPECT:
-        if (parse_aspect(v, val) != 0)
+        if (json_is_number(v))
+            add_error(r,
+                      "%s: %s = %s is a number, but an aspect ratio is a string: write "
+                      "\"W : H\" (for example \"4 : 5\"), or use ManualAspectRatio with "
+                      "\"Free\"",
+                      where, key, shown);
+        else if (parse_aspect(v, val) == -2)
+            add_error(r, "%s: %s = %s is too elongated; width / height must be in [0.05, 20]",
+                      where, key, shown);
+        else if (parse_aspect(v, val) != 0)
             add_error(r,
                       "%s: %s = %s is not an aspect ratio; use \"Original\", \"Free\", "
                       "\"Square\", \"Custom\" or \"W : H\" (for example \"4 : 5\")",
@@ -334,10 +337,17 @@ static void warn_unknown_keys(report *r, const char *where, const rt_plugin_spec
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", k);
         if (!*prefix && is_common_key(k)) continue;
-        /* Alpha1/Alpha2 a plugin does not use are ignored silently (API.md). */
-        if (!*prefix && (rt_name_matches(k, "Alpha1") || rt_name_matches(k, "Alpha2"))) continue;
         if (path_is_known(spec, path, json_is_object(v))) {
             if (json_is_object(v)) warn_unknown_keys(r, where, spec, v, path);
+            continue;
+        }
+        /* Real clients send an Alpha2 to Mattifier, Skin Tone, ...: ignored,
+         * never an error, but said, so that a user who set it knows. */
+        if (!*prefix && (rt_name_matches(k, "Alpha1") || rt_name_matches(k, "Alpha2"))) {
+            char shown[64];
+            describe_value(v, shown, sizeof shown);
+            add_warning(r, "%s: %s = %s ignored: %s does not use %s", where, k, shown, spec->name,
+                        k);
             continue;
         }
         add_warning(r, "%s: unknown key '%s' ignored", where, path);
@@ -492,11 +502,27 @@ int payload_parse(const char *json, size_t len, rt_payload **out)
                       shown);
         }
     }
+    /* How a CMYK photo without an ICC profile is read (a server takes no
+     * profile file: the CLI's --cmyk-profile does). */
+    json_t *cmyk = json_object_get(root, "cmykProfile");
+    if (cmyk && !json_is_null(cmyk)) {
+        const char *c = json_is_string(cmyk) ? json_string_value(cmyk) : "";
+        if (strcasecmp(c, "press") == 0)
+            p->cmyk_profile = "press";
+        else if (strcasecmp(c, "naive") == 0)
+            p->cmyk_profile = "naive";
+        else {
+            char shown[64];
+            describe_value(cmyk, shown, sizeof shown);
+            add_error(&r, "cmykProfile = %s is not one of \"press\", \"naive\"", shown);
+        }
+    }
     const char *k;
     json_t *v;
     json_object_foreach(root, k, v)
     {
-        if (strcmp(k, "mode") && strcmp(k, "outputFormat") && strcmp(k, "tasks"))
+        if (strcmp(k, "mode") && strcmp(k, "outputFormat") && strcmp(k, "tasks") &&
+            strcmp(k, "cmykProfile"))
             add_warning(&r, "unknown key '%s' ignored", k);
     }
     json_t *tasks = json_object_get(root, "tasks");
@@ -638,6 +664,8 @@ char *payload_to_json(const rt_payload *p)
                         p->output_format == RT_OUTPUT_SAME
                             ? json_string("same as input")
                             : json_string(fmt_names[p->output_format]));
+    json_object_set_new(root, "cmykProfile",
+                        json_string(p->cmyk_profile ? p->cmyk_profile : "press"));
     json_t *tasks = json_array();
     for (size_t i = 0; i < p->ntasks; i++) {
         const rt_task *t = &p->tasks[i];

@@ -43,6 +43,7 @@ typedef enum rt_output_format {
 
 struct rt_payload {
     rt_output_format output_format;
+    const char *cmyk_profile; /* NULL, "press" or "naive" (payload "cmykProfile") */
     size_t ntasks;
     rt_task *tasks;
     size_t nwarnings;

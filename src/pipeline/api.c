@@ -5,21 +5,28 @@
 #include "core/error.h"
 #include "core/quantize.h"
 #include "io/image_io.h"
+#include "io/vips_error.h"
 #include "payload/payload.h"
 #include "pipeline/job.h"
 #include "plugins/plugin.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <vips/vips.h>
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_status;
+/* rt_error() messages are per thread: every caller of a failed rt_init
+ * gets this copy, not only the thread that ran the initialisation */
+static char init_message[600];
 
 static void init_engine(void)
 {
     if (VIPS_INIT("retouch")) {
-        init_status =
-            rt_error(RT_ERR_INTERNAL, "cannot initialise libvips: %s", vips_error_buffer());
+        char why[512];
+        rt_vips_error_take(why, sizeof why);
+        init_status = rt_error(RT_ERR_INTERNAL, "cannot initialise libvips: %s", why);
+        snprintf(init_message, sizeof init_message, "%s", rt_error_message());
         return;
     }
     /* Jobs are independent: caching operations across them only costs memory. */
@@ -35,7 +42,8 @@ int rt_init(const char *argv0)
 {
     (void)argv0;
     pthread_once(&init_once, init_engine);
-    return init_status;
+    if (init_status) return rt_error(init_status, "%s", init_message);
+    return 0;
 }
 
 void rt_shutdown(void)

@@ -1,10 +1,9 @@
 #include "pipeline/job.h"
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/quantize.h"
 #include "face/analysis.h"
-#include "face/models.h"
-#include "face/skin.h"
 #include "io/zip_writer.h"
 #include "plugins/plugin.h"
 
@@ -14,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Share of the progress bar for each phase. */
-#define PROGRESS_READ_END 0.10
-#define PROGRESS_TASKS_END 0.90
 
 void rt_job_report(rt_job *job, rt_step step, const char *plugin, double progress)
 {
@@ -40,85 +35,31 @@ void rt_job_warn(rt_job *job, const char *fmt, ...)
     json_array_append_new(job->warnings, json_string(buf));
 }
 
-void rt_plugin_warn(rt_plugin_ctx *ctx, const char *fmt, ...)
+/* options.output_format, checked before any work: a format this machine
+ * cannot write is an error here, never a JPEG under another name later. */
+static int forced_output_format(rt_job *job)
 {
-    char buf[900];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    rt_job_warn(ctx->job, "tasks[%d] (%s): %s", ctx->task->index, ctx->task->spec->name, buf);
-}
-
-void rt_plugin_progress(rt_plugin_ctx *ctx, double fraction)
-{
-    rt_job *job = ctx->job;
-    size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
-    double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
-    if (fraction < 0) fraction = 0;
-    if (fraction > 1) fraction = 1;
-    rt_job_report(job, RT_STEP_PROCESSING, ctx->task->spec->name,
-                  PROGRESS_READ_END + span * ((double)job->current_task + fraction));
-}
-
-/* The analysis takes the first half of the task's share of the bar. */
-static void analysis_progress(void *user, double fraction)
-{
-    rt_plugin_ctx *ctx = user;
-    rt_job *job = ctx->job;
-    size_t n = job->payload->ntasks ? job->payload->ntasks : 1;
-    double span = (PROGRESS_TASKS_END - PROGRESS_READ_END) / (double)n;
-    rt_job_report(job, RT_STEP_ANALYSING, ctx->task->spec->name,
-                  PROGRESS_READ_END + span * ((double)job->current_task + 0.5 * fraction));
-}
-
-rt_image *rt_plugin_writable_image(rt_plugin_ctx *ctx)
-{
-    return ctx->job->running;
-}
-
-int rt_plugin_face_analysis(rt_plugin_ctx *ctx, const struct rt_face_analysis **out)
-{
-    rt_job *job = ctx->job;
-    *out = NULL;
-    if (!job->face_analysis) {
-        analysis_progress(ctx, 0.0);
-        rt_face_models *models;
-        int err = rt_face_models_acquire(job->opt.models_dir, &models);
-        if (err) return err;
-        err = rt_face_analysis_create(job->running, models, analysis_progress, ctx,
-                                      &job->face_analysis);
-        rt_face_models_release(models);
-        if (err) return err;
-        rt_plugin_progress(ctx, 0.5);
-    }
-    *out = job->face_analysis;
-    return 0;
-}
-
-int rt_plugin_skin_weight(rt_plugin_ctx *ctx, int face_index, int x0, int y0, int w, int h,
-                          float *dst, size_t stride)
-{
-    rt_job *job = ctx->job;
-    const rt_image *m = job->skin_mask;
-    if (m) {
-        /* a Skin Mask task with Layer 0 decided where skin is, for every face */
-        for (int y = 0; y < h; y++) {
-            float *d = dst + (size_t)y * stride;
-            int my = y0 + y - job->skin_y;
-            for (int x = 0; x < w; x++) {
-                int mx = x0 + x - job->skin_x;
-                d[x] = my >= 0 && my < m->height && mx >= 0 && mx < m->width
-                           ? m->data[(size_t)my * m->width + mx]
-                           : 0.0f;
-            }
+    static const struct {
+        const char *name;
+        rt_file_format format;
+    } names[] = {{"jpeg", RT_FMT_JPEG}, {"png", RT_FMT_PNG},   {"tiff", RT_FMT_TIFF},
+                 {"webp", RT_FMT_WEBP}, {"heif", RT_FMT_HEIF}, {"avif", RT_FMT_AVIF}};
+    job->forced_format = -1;
+    const char *name = job->opt.output_format;
+    if (!name) return 0;
+    if (job->layered)
+        return rt_error(RT_ERR_ARG,
+                        "the result is a ZIP of layers (a task has \"Layer\": 1), not a %s image",
+                        name);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            if (!rt_format_can_encode(names[i].format))
+                return rt_error(RT_ERR_ARG, "this build's libvips cannot write %s images", name);
+            job->forced_format = (int)names[i].format;
+            return 0;
         }
-        return 0;
-    }
-    const struct rt_face_analysis *a;
-    int err = rt_plugin_face_analysis(ctx, &a);
-    if (err) return err;
-    return rt_face_skin_weight(a, job->running, face_index, x0, y0, w, h, dst, stride);
+    return rt_error(RT_ERR_ARG, "output format %s is not one of jpeg, png, tiff, webp, heif, avif",
+                    name);
 }
 
 int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_job **out)
@@ -135,6 +76,7 @@ int rt_job_create(const rt_payload *payload, const rt_job_options *options, rt_j
         json_array_append_new(job->warnings, json_string(payload->warnings[i]));
     job->layered = payload_is_layered(payload);
     int err = rt_payload_check_runnable(payload);
+    if (!err) err = forced_output_format(job);
     if (err) {
         rt_job_destroy(job);
         return err;
@@ -337,19 +279,28 @@ int rt_job_run(rt_job *job, const char *input_path)
     job->input_name = strdup(job->opt.input_name ? job->opt.input_name : input_path);
 
     rt_job_report(job, RT_STEP_READING, "", 0.0);
-    int err = rt_decode(input_path, job->opt.max_megapixels, &job->input);
+    rt_decode_options dopt = {.max_megapixels = job->opt.max_megapixels,
+                              .cmyk_profile = job->opt.cmyk_profile ? job->opt.cmyk_profile
+                                                                    : job->payload->cmyk_profile};
+    int err = rt_decode_with(input_path, &dopt, &job->input);
     if (err) return err;
+    if (job->input->note[0]) rt_job_warn(job, "%s", job->input->note);
     job->running = job->input->image;
     job->input->image = NULL;
     job->alpha = job->input->alpha;
     job->input->alpha = NULL;
-    job->out_format = output_format(job->payload, job->input->format);
+    job->out_format = job->forced_format >= 0 ? (rt_file_format)job->forced_format
+                                              : output_format(job->payload, job->input->format);
     if (!rt_format_can_encode(job->out_format)) {
         rt_job_warn(job, "this server cannot write %s; the result is a JPEG",
                     rt_file_format_name(job->out_format));
         job->out_format = RT_FMT_JPEG;
     }
-    rt_job_report(job, RT_STEP_READING, "", PROGRESS_READ_END);
+    /* before any work: a result the format cannot hold would be lost */
+    if ((err =
+             rt_file_format_check_size(job->out_format, job->running->width, job->running->height)))
+        return err;
+    rt_job_report(job, RT_STEP_READING, "", RT_PROGRESS_READ_END);
     if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
 
     int changed = 0;
@@ -366,7 +317,7 @@ int rt_job_run(rt_job *job, const char *input_path)
         if ((err = run_task(job, t, &changed))) return err;
         if (job->cancelled) return rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     }
-    rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
+    rt_job_report(job, RT_STEP_WRITING, "", RT_PROGRESS_TASKS_END);
     return 0;
 }
 
@@ -411,22 +362,16 @@ int rt_job_write_metadata(rt_job *job, const char *path)
 {
     char *s = rt_job_metadata_json(job);
     if (!s) return rt_error(RT_ERR_NOMEM, "out of memory");
-    char *part = rt_part_path(path);
-    FILE *f = part ? fopen(part, "wb") : NULL;
-    int err = 0;
-    if (!f) {
-        err = rt_error(RT_ERR_IO, "cannot write %s", path);
-    } else {
-        size_t n = strlen(s);
-        int bad = fwrite(s, 1, n, f) != n || fputc('\n', f) == EOF;
-        bad |= fclose(f) != 0;
-        if (bad || rename(part, path) != 0) {
-            unlink(part);
-            err = rt_error(RT_ERR_IO, "cannot write %s", path);
-        }
+    size_t n = strlen(s);
+    char *line = realloc(s, n + 2);
+    if (!line) {
+        free(s);
+        return rt_error(RT_ERR_NOMEM, "out of memory");
     }
-    free(part);
-    free(s);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    int err = rt_write_file_atomic(path, line, n + 1);
+    free(line);
     return err;
 }
 
@@ -468,7 +413,7 @@ static int flattened_planes(const rt_job *job, rt_planes *p, float **grey_tmp)
 int rt_job_write(rt_job *job, const char *output_path)
 {
     if (!job->running) return rt_error(RT_ERR_ARG, "the job has not run");
-    rt_job_report(job, RT_STEP_WRITING, "", PROGRESS_TASKS_END);
+    rt_job_report(job, RT_STEP_WRITING, "", RT_PROGRESS_TASKS_END);
     rt_planes planes;
     float *grey = NULL;
     int err = flattened_planes(job, &planes, &grey);
@@ -485,16 +430,7 @@ static int write_output(rt_job *job, const char *output_path, const rt_planes *f
     const rt_planes planes = *flat_planes;
     const rt_encode_params ep = *flat_ep;
     int err;
-    if (!job->layered) {
-        char *part = rt_part_path(output_path);
-        if (!part) return rt_error(RT_ERR_NOMEM, "out of memory");
-        err = rt_encode_file(&planes, &ep, part);
-        if (!err && rename(part, output_path) != 0)
-            err = rt_error(RT_ERR_IO, "cannot move the result into place at %s", output_path);
-        if (err) unlink(part);
-        free(part);
-        return err;
-    }
+    if (!job->layered) return rt_encode_file(&planes, &ep, output_path); /* atomic */
     void *flat = NULL;
     size_t flat_len = 0;
     char *meta = NULL;

@@ -38,6 +38,7 @@ struct rt_job {
     float *alpha;      /* the input's alpha (transformed by geometry tasks) */
 
     rt_file_format out_format;
+    int forced_format; /* rt_file_format from options.output_format, or -1 */
     int layered;
     rt_layer_file *layers;
     size_t nlayers;
@@ -59,6 +60,11 @@ struct rt_job {
     int ran;
     int cancelled;
 };
+
+/* Share of the progress bar for each phase: reading up to READ_END, the
+ * tasks up to TASKS_END (each an equal share), then writing. */
+#define RT_PROGRESS_READ_END 0.10
+#define RT_PROGRESS_TASKS_END 0.90
 
 /* Sets the job's step and progress (never decreasing) and calls the
  * progress callback; a non-zero answer cancels the job. */

@@ -3,17 +3,38 @@
 
 #include <string.h>
 
+extern const rt_plugin rt_plugin_skin_mask;
+extern const rt_plugin rt_plugin_heal;
+extern const rt_plugin rt_plugin_eye_vessels;
+extern const rt_plugin rt_plugin_eye_brilliance;
+extern const rt_plugin rt_plugin_white_teeth;
+extern const rt_plugin rt_plugin_mattifier;
+extern const rt_plugin rt_plugin_dodge_burn;
+extern const rt_plugin rt_plugin_skin_tone;
+extern const rt_plugin rt_plugin_portrait_volumes;
+extern const rt_plugin rt_plugin_face_detection;
+extern const rt_plugin rt_plugin_face_lifting;
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
-extern const rt_plugin rt_plugin_face_detection;
-extern const rt_plugin rt_plugin_skin_mask;
 
+/* In the table order of PLUGINS.md; one line per plugin. */
+/* clang-format off */
 static const rt_plugin *const registry[] = {
+    &rt_plugin_skin_mask,
+    &rt_plugin_heal,
+    &rt_plugin_eye_vessels,
+    &rt_plugin_eye_brilliance,
+    &rt_plugin_white_teeth,
+    &rt_plugin_mattifier,
+    &rt_plugin_dodge_burn,
+    &rt_plugin_skin_tone,
+    &rt_plugin_portrait_volumes,
+    &rt_plugin_face_detection,
+    &rt_plugin_face_lifting,
     &rt_plugin_color_correction,
     &rt_plugin_crop,
-    &rt_plugin_face_detection,
-    &rt_plugin_skin_mask,
 };
+/* clang-format on */
 
 /* Test-only plugins (tests/support) are installed here by the test binaries;
  * the product never installs any. */

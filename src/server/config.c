@@ -71,6 +71,21 @@ static const opt_spec specs[] = {
      "write the port served on to FILE once listening"},
     {"log-level", "RETOUCHD_LOG_LEVEL", OPT_LOG_LEVEL, 0, 0, 0, "LEVEL",
      "debug, info, warn or error (default info)"},
+    {"max-spool", "RETOUCHD_MAX_SPOOL", OPT_SIZE, FIELD(max_spool_bytes), 0, 0, "SIZE",
+     "uploads being received, all together (default 2G; over it: 507)"},
+    {"max-unauth-spool", "RETOUCHD_MAX_UNAUTH_SPOOL", OPT_SIZE, FIELD(max_unauth_spool_bytes), 0, 0,
+     "SIZE", "of which image bytes sent before a valid token, all together (default 128M)"},
+    {"min-free", "RETOUCHD_MIN_FREE", OPT_SIZE, FIELD(min_free_bytes), 0, 0, "SIZE",
+     "free disk space kept for running jobs; new uploads get 507 below it (default 512M)"},
+    {"max-connections-per-ip", "RETOUCHD_MAX_CONNECTIONS_PER_IP", OPT_INT,
+     FIELD(max_connections_per_ip), 1, 100000, "N",
+     "open connections per client address (default 32)"},
+    {"header-timeout", "RETOUCHD_HEADER_TIMEOUT", OPT_DURATION, FIELD(header_timeout_ms), 0, 0,
+     "DURATION", "time a client has to send a request's head (default 10s)"},
+    {"min-body-rate", "RETOUCHD_MIN_BODY_RATE", OPT_SIZE, FIELD(min_body_rate), 0, 0, "SIZE",
+     "bytes per second a request body must average after its first 10 s (default 8K)"},
+    {"max-memory", "RETOUCHD_MAX_MEMORY", OPT_SIZE, FIELD(max_memory_bytes), 0, 0, "SIZE",
+     "memory the running jobs may expect to use together (default 3/4 of RAM)"},
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -92,6 +107,13 @@ void rd_config_defaults(rd_config *cfg)
     cfg->webhook_retry_base_ms = 40 * 1000;
     cfg->webhook_timeout_ms = 10 * 1000;
     cfg->log_level = RD_LOG_INFO;
+    cfg->max_spool_bytes = 2ull << 30;
+    cfg->max_unauth_spool_bytes = 128u << 20;
+    cfg->min_free_bytes = 512u << 20;
+    cfg->max_connections_per_ip = 32;
+    cfg->header_timeout_ms = 10 * 1000;
+    cfg->min_body_rate = 8u << 10;
+    cfg->max_memory_bytes = 0;
 }
 
 int rd_config_job_threads(const rd_config *cfg)

@@ -32,6 +32,14 @@ typedef struct rd_config {
     int64_t webhook_retry_base_ms;
     int64_t webhook_timeout_ms;
     char port_file[PATH_MAX]; /* when set: the bound port is written there */
+    /* Defences (docs/SECURITY.md). */
+    uint64_t max_spool_bytes;        /* all uploads being received together */
+    uint64_t max_unauth_spool_bytes; /* of which before a valid token was seen */
+    uint64_t min_free_bytes;         /* free space kept for running jobs: 507 below */
+    int max_connections_per_ip;      /* open connections per client address */
+    int64_t header_timeout_ms;       /* time to send the request head */
+    uint64_t min_body_rate;          /* bytes per second a body must keep up */
+    uint64_t max_memory_bytes;       /* jobs' expected peaks together; 0: from RAM */
     rd_log_level log_level;
 } rd_config;
 

@@ -81,3 +81,78 @@ void rd_hmac_sha256_hex(const char *key, const void *data, size_t len,
     HMAC(EVP_sha256(), key, (int)strlen(key), data, len, md, &md_len);
     to_hex(md, md_len, out);
 }
+
+/* ---- sealed secrets ------------------------------------------------------ */
+
+#define SEAL_NONCE 12
+#define SEAL_TAG 16
+
+static int from_hex(const char *s, unsigned char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = s[2 * i + k];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + d;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+int rd_secret_seal(const unsigned char key[RD_SEAL_KEY_BYTES], const char *plain, char *out,
+                   size_t cap)
+{
+    size_t n = strlen(plain), prefix = strlen(RD_SEALED_PREFIX);
+    unsigned char buf[SEAL_NONCE + 256 + SEAL_TAG];
+    if (n > 256 || cap < prefix + 2 * (SEAL_NONCE + n + SEAL_TAG) + 1)
+        return rt_error(RT_ERR_INTERNAL, "secret too long to seal");
+    if (RAND_bytes(buf, SEAL_NONCE) != 1)
+        return rt_error(RT_ERR_INTERNAL, "the random number generator failed");
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0,
+        ok = c && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) == 1 &&
+             EVP_EncryptUpdate(c, buf + SEAL_NONCE, &len, (const unsigned char *)plain, (int)n) ==
+                 1 &&
+             EVP_EncryptFinal_ex(c, buf + SEAL_NONCE + len, &len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, buf + SEAL_NONCE + n) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) return rt_error(RT_ERR_INTERNAL, "cannot seal a secret (OpenSSL)");
+    memcpy(out, RD_SEALED_PREFIX, prefix);
+    to_hex(buf, SEAL_NONCE + n + SEAL_TAG, out + prefix);
+    return 0;
+}
+
+int rd_secret_unseal(const unsigned char key[RD_SEAL_KEY_BYTES], const char *sealed, char *out,
+                     size_t cap)
+{
+    size_t prefix = strlen(RD_SEALED_PREFIX), hex = strlen(sealed);
+    if (strncmp(sealed, RD_SEALED_PREFIX, prefix) != 0) { /* stored before sealing existed */
+        if (strlen(sealed) >= cap) return rt_error(RT_ERR_INTERNAL, "secret too long");
+        memcpy(out, sealed, strlen(sealed) + 1);
+        return 0;
+    }
+    hex -= prefix;
+    unsigned char buf[SEAL_NONCE + 256 + SEAL_TAG];
+    if (hex % 2 || hex / 2 < SEAL_NONCE + SEAL_TAG || hex / 2 > sizeof buf ||
+        from_hex(sealed + prefix, buf, hex / 2))
+        return rt_error(RT_ERR_IO, "a sealed webhook secret in the store is malformed");
+    size_t n = hex / 2 - SEAL_NONCE - SEAL_TAG;
+    if (n >= cap) return rt_error(RT_ERR_INTERNAL, "secret too long");
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0,
+        ok = c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) == 1 &&
+             EVP_DecryptUpdate(c, (unsigned char *)out, &len, buf + SEAL_NONCE, (int)n) == 1 &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, buf + SEAL_NONCE + n) == 1 &&
+             EVP_DecryptFinal_ex(c, (unsigned char *)out + len, &len) == 1;
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) {
+        out[0] = '\0';
+        return rt_error(RT_ERR_IO, "a webhook secret in the store does not open with this data "
+                                   "directory's retouchd.key (was the key replaced?)");
+    }
+    out[n] = '\0';
+    return 0;
+}

@@ -32,4 +32,17 @@ void rd_sha256_hex(const void *data, size_t len, char out[RD_SHA256_HEX_LEN + 1]
 void rd_hmac_sha256_hex(const char *key, const void *data, size_t len,
                         char out[RD_SHA256_HEX_LEN + 1]);
 
+/* Webhook secrets at rest.  HMAC needs the secret itself, so it cannot be
+ * hashed like a token; it is sealed (AES-256-GCM) with a key kept in its own
+ * file (DIR/retouchd.key, 0600), so a copy of the database alone does not
+ * reveal it.  Sealed text is RD_SEALED_PREFIX + hex(nonce, ciphertext, tag);
+ * rd_secret_unseal passes through a value without the prefix (a store made
+ * before sealing). */
+#define RD_SEAL_KEY_BYTES 32
+#define RD_SEALED_PREFIX "sealed1$"
+int rd_secret_seal(const unsigned char key[RD_SEAL_KEY_BYTES], const char *plain, char *out,
+                   size_t cap);
+int rd_secret_unseal(const unsigned char key[RD_SEAL_KEY_BYTES], const char *sealed, char *out,
+                     size_t cap);
+
 #endif

@@ -40,6 +40,13 @@ int rd_datadir_init(const char *dir)
 {
     char path[4096];
     int err = make_dir(dir);
+    struct stat st;
+    if (!err && stat(dir, &st) == 0 && (st.st_mode & S_IRWXO))
+        return rt_error(RT_ERR_IO,
+                        "the data directory %s is open to every local user (mode %03o), and it "
+                        "holds the job store, webhook secrets and every photo; run "
+                        "'chmod 700 %s' and start again",
+                        dir, (unsigned)(st.st_mode & 0777), dir);
     if (!err && !(err = rd_datadir_spool(dir, path, sizeof path))) err = make_dir(path);
     if (!err && !(err = rd_datadir_jobs(dir, path, sizeof path))) err = make_dir(path);
     return err;
@@ -48,6 +55,28 @@ int rd_datadir_init(const char *dir)
 int rd_datadir_db(const char *dir, char *out, size_t cap)
 {
     return path_fmt(out, cap, "%s/retouchd.db", dir);
+}
+
+int rd_datadir_private_db(const char *dir)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char db[4096], path[4200];
+    int err = rd_datadir_db(dir, db, sizeof db);
+    if (err) return err;
+    /* Created 0600 before SQLite opens it: SQLite gives the -wal and -shm
+     * files the mode of the database. */
+    int fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return rt_error(RT_ERR_IO, "cannot open %s: %s", db, strerror(errno));
+    close(fd);
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
+        struct stat st;
+        /* Stores made by older versions were 0644. */
+        if (stat(path, &st) == 0 && (st.st_mode & 077) && chmod(path, 0600) != 0)
+            return rt_error(RT_ERR_IO, "cannot make %s private (chmod 600): %s", path,
+                            strerror(errno));
+    }
+    return 0;
 }
 
 int rd_datadir_spool(const char *dir, char *out, size_t cap)

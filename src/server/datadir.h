@@ -1,12 +1,14 @@
 /* datadir.h: the layout of the data directory.
  *
  *   DIR/retouchd.db         the job store (SQLite, WAL)
+ *   DIR/retouchd.key        seals the webhook secrets in the store (crypto.h)
  *   DIR/retouchd.lock       held by the serving process
  *   DIR/spool/              uploads being received (<random>.upload)
  *   DIR/jobs/<id>/input     an accepted job's image
  *   DIR/jobs/<id>/result.*  its result and result.json
  *
- * Every name under DIR is chosen by the server: job ids are base64url, and
+ * DIR is 0700 and everything in it 0600: photos, job ids and secrets are
+ * the operator's alone.  Every name under DIR is chosen by the server: job ids are base64url, and
  * the client's file name is never part of a path.
  */
 #ifndef RD_DATADIR_H
@@ -14,8 +16,13 @@
 
 #include <stddef.h>
 
-/* Creates DIR, DIR/spool and DIR/jobs when missing. */
+/* Creates DIR (0700), DIR/spool and DIR/jobs when missing.  RT_ERR_IO,
+ * naming the chmod to run, when DIR is open to other users: it holds the
+ * store and every photo. */
 int rd_datadir_init(const char *dir);
+/* Creates the store file 0600 when missing and makes the store and its
+ * -wal, -shm files 0600 when an older version left them wider. */
+int rd_datadir_private_db(const char *dir);
 
 /* Path builders: RT_ERR_ARG when the result does not fit in cap. */
 int rd_datadir_db(const char *dir, char *out, size_t cap);

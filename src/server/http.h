@@ -12,6 +12,8 @@
 
 #include "server/server.h"
 
+#include <stdint.h>
+
 typedef struct rd_http rd_http;
 
 /* Binds cfg.listen_host:listen_port and starts serving; *port gets the port
@@ -19,6 +21,9 @@ typedef struct rd_http rd_http;
 int rd_http_start(rd_server *srv, int *port, rd_http **out);
 /* Stops accepting connections; the open ones are still served. */
 void rd_http_quiesce(rd_http *h);
+/* From now on new uploads get 503 with Retry-After; waits until the uploads
+ * being received are answered, or until until_ms (rd_now_ms clock). */
+void rd_http_drain(rd_http *h, int64_t until_ms);
 void rd_http_stop(rd_http *h);
 
 #endif

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,11 +37,15 @@
 #define EXIT_USAGE 2
 /* Old idempotency keys and tombstones are purged once a minute. */
 #define PURGE_EVERY_TICKS 60
+/* Jobs left active with no worker (their end could not be recorded) are
+ * looked for every few seconds. */
+#define SWEEP_EVERY_TICKS 5
 
 static int open_store(const rd_config *cfg, rd_store **store)
 {
     char db[PATH_MAX];
     int err = rd_datadir_init(cfg->data_dir);
+    if (!err) err = rd_datadir_private_db(cfg->data_dir);
     if (!err) err = rd_datadir_db(cfg->data_dir, db, sizeof db);
     if (!err) err = rd_store_open_sqlite(db, store);
     return err;
@@ -128,6 +133,9 @@ static int serve(const rd_config *cfg)
     if (!err) err = rd_datadir_lock(srv.cfg.data_dir, &lock_fd);
     if (!err) err = open_store(&srv.cfg, &srv.store);
     if (!err) err = rd_datadir_spool(srv.cfg.data_dir, srv.spool_dir, sizeof srv.spool_dir);
+    srv.spool_budget.max_total = srv.cfg.max_spool_bytes;
+    srv.spool_budget.max_unauth = srv.cfg.max_unauth_spool_bytes;
+    srv.spool_budget.min_free = srv.cfg.min_free_bytes;
     if (!err) err = rd_metrics_create(&srv.metrics);
     srv.job_threads = rd_config_job_threads(&srv.cfg);
     /* Recovery before anything runs: jobs a killed process left active go
@@ -156,6 +164,8 @@ static int serve(const rd_config *cfg)
             if ((signal_number = wait_stop_signal())) break;
             int r = rd_retention_run(&srv, tick % PURGE_EVERY_TICKS == 0);
             if (r < 0) rd_log(RD_LOG_ERROR, "server.retention", NULL, "%s", rt_error_message());
+            if (tick % SWEEP_EVERY_TICKS == 0 && rd_workers_sweep(srv.workers))
+                rd_log(RD_LOG_ERROR, "server.sweep", NULL, "%s", rt_error_message());
         }
         rd_log(RD_LOG_INFO, "server.stopping", NULL,
                "%s: no new connections; letting running jobs finish (up to %lld ms)",
@@ -165,8 +175,21 @@ static int serve(const rd_config *cfg)
     /* Reverse order.  Workers drain before the webhook thread stops (a job
      * that ends queues a webhook) and before HTTP stops (clients may poll
      * status while jobs finish). */
+    int64_t drain_until = rd_now_ms() + srv.cfg.shutdown_timeout_ms;
+    if (!err) rd_http_drain(http, rd_now_ms()); /* new uploads get 503 from here */
     rd_workers_drain(srv.workers, srv.cfg.shutdown_timeout_ms);
+    /* Uploads being received are answered, not cut off, within the same
+     * timeout (their jobs wait for the next start). */
+    if (!err) rd_http_drain(http, drain_until);
     rd_webhooks_stop(srv.webhooks);
+    if (rd_workers_abandoned(srv.workers)) {
+        /* Threads still in the engine use the store and the image buffers:
+         * nothing is freed; their jobs are back in the queue. */
+        rd_http_stop(http);
+        rd_log(RD_LOG_INFO, "server.stopped", NULL, "stopped (jobs given back)");
+        fflush(NULL);
+        _exit(0);
+    }
     rd_http_stop(http);
     rd_workers_destroy(srv.workers);
     rd_metrics_destroy(srv.metrics);
@@ -184,6 +207,9 @@ static int serve(const rd_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* Everything retouchd writes (store, uploads, results) is the operator's
+     * alone: photos and job ids are not for other local users. */
+    umask(077);
     rd_config cfg;
     rd_config_defaults(&cfg);
     if (rd_config_from_env(&cfg)) {

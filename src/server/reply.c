@@ -53,13 +53,23 @@ void rd_reply_json(rd_reply *r, int status, json_t *obj)
     set_body(r, status, "application/json; charset=utf-8", text, text ? strlen(text) : 0);
 }
 
-static void error_body(rd_reply *r, int err, const char *message)
+static void status_body(rd_reply *r, int status, const char *message)
 {
-    int status = rt_error_http_status(err);
     json_t *msg = json_string(message);
     if (!msg) /* the message quoted bytes that are not UTF-8 */
         msg = json_string("the request holds text that is not valid UTF-8");
     rd_reply_json(r, status, json_pack("{s:i, s:o}", "status", status, "message", msg));
+}
+
+static void error_body(rd_reply *r, int err, const char *message)
+{
+    status_body(r, rt_error_http_status(err), message);
+}
+
+void rd_reply_status(rd_reply *r, int status, int retry_after_s, const char *message)
+{
+    status_body(r, status, message);
+    r->retry_after_s = retry_after_s;
 }
 
 int rd_reply_error(rd_reply *r, int err, const char *fmt, ...)

@@ -35,6 +35,7 @@ typedef struct rd_reply {
     uint64_t fd_size;
     char *disposition; /* Content-Disposition, malloc'd, or NULL */
     char job[32];      /* the job this request is about, for the access log */
+    int retry_after_s; /* > 0: a Retry-After header (503, 507) */
 } rd_reply;
 
 /* A header of the request, or NULL. */
@@ -52,6 +53,9 @@ int rd_reply_error(rd_reply *r, int err, const char *fmt, ...)
 /* Like rd_reply_error with the calling thread's current rt_error message.
  * Both return err, so handlers write `return rd_reply_error(...)`. */
 int rd_reply_last_error(rd_reply *r, int err);
+/* An error answer with a status the error codes do not have (503, 507),
+ * and a Retry-After header when retry_after_s > 0. */
+void rd_reply_status(rd_reply *r, int status, int retry_after_s, const char *message);
 void rd_reply_text(rd_reply *r, int status, const char *content_type, const char *text);
 /* The file at fd (its size is taken with fstat); RT_ERR_IO on failure. */
 int rd_reply_file(rd_reply *r, int fd, const char *content_type);

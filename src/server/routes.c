@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,15 +73,32 @@ static void trim(char *s)
 
 /* ---- POST /api/v1/retoucher/start ---------------------------------------- */
 
-/* The engine names the file it probed: show the client's name, not the
- * spool path. */
+/* The engine names the file it probed, by its path or its base name: show
+ * the client's name instead, never the spool file's (an internal name). */
 static int reply_probe_error(rd_reply *reply, int err, const char *spool, const char *name)
 {
     const char *m = rt_error_message();
-    size_t n = strlen(spool);
-    if (strncmp(m, spool, n) == 0 && m[n] == ':')
-        return rd_reply_error(reply, err, "%s%s", name, m + n);
-    return rd_reply_error(reply, err, "%s: %s", name, m);
+    const char *base = strrchr(spool, '/');
+    base = base ? base + 1 : spool;
+    char out[2048];
+    size_t o = 0;
+    int named = 0;
+    while (*m && o + 1 < sizeof out) {
+        size_t skip = strncmp(m, spool, strlen(spool)) == 0 ? strlen(spool)
+                      : strncmp(m, base, strlen(base)) == 0 ? strlen(base)
+                                                            : 0;
+        if (skip) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "%s", name);
+            if (o >= sizeof out) o = sizeof out - 1;
+            m += skip;
+            named = 1;
+        } else {
+            out[o++] = *m++;
+        }
+    }
+    out[o] = '\0';
+    if (named) return rd_reply_error(reply, err, "%s", out);
+    return rd_reply_error(reply, err, "%s: %s", name, out);
 }
 
 static int route_start(rd_server *srv, rd_request *req, rd_reply *reply)
@@ -465,6 +483,28 @@ int rd_route_precheck(rd_server *srv, const rd_route *route, rd_request *req, rd
             rd_reply_last_error(reply, err);
             return err;
         }
+    }
+    /* No room: answered before the body is sent.  Running jobs keep the
+     * reserve for their results. */
+    const rd_spool_budget *b = &srv->spool_budget;
+    if ((b->min_free && rd_free_bytes(srv->spool_dir) < b->min_free) ||
+        (b->max_total && atomic_load(&b->used) >= b->max_total)) {
+        rd_reply_status(reply, RD_STATUS_NO_ROOM, 60,
+                        "the server is short of disk space for new uploads; send the job "
+                        "again later");
+        return RT_ERR_IO;
+    }
+    return 0;
+}
+
+int rd_upload_authorized(void *user, const rd_upload *up)
+{
+    rd_server *srv = user;
+    static const char *const fields[] = {"token", "retouchtoken"};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        const char *v = rd_upload_field(up, fields[i]);
+        rd_token t;
+        if (v && *v && rd_auth(srv->store, v, &t) == 0) return 1;
     }
     return 0;
 }

@@ -33,4 +33,11 @@ const rd_route *rd_routes(size_t *n);
  * error. */
 int rd_route_precheck(rd_server *srv, const rd_route *route, rd_request *req, rd_reply *reply);
 
+/* rd_upload_limits.authorize for start: 1 once a token or retouchtoken
+ * field holding a valid token has arrived (user: the rd_server). */
+int rd_upload_authorized(void *user, const rd_upload *up);
+
+/* No room on disk for the upload (WebDAV's 507 Insufficient Storage). */
+#define RD_STATUS_NO_ROOM 507
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "server/config.h"
 #include "server/store.h"
+#include "server/upload.h"
 
 #include <limits.h>
 
@@ -22,7 +23,8 @@ typedef struct rd_server {
     rd_webhooks *webhooks;
     rd_workers *workers;
     char spool_dir[PATH_MAX];
-    int job_threads; /* OpenMP threads per job */
+    rd_spool_budget spool_budget; /* what uploads being received may spool */
+    int job_threads;              /* OpenMP threads per job */
 } rd_server;
 
 /* Idempotency keys are remembered this long (API.md: 24 h). */

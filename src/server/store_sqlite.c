@@ -14,20 +14,29 @@
 #include "server/store.h"
 
 #include "core/error.h"
+#include "server/crypto.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STMT_CACHE 48
+/* A sealed secret: prefix + hex of nonce (12), up to 95 bytes, tag (16). */
+#define SEALED_MAX 300
 
 typedef struct sq_store {
     rd_store base;
     sqlite3 *db;
     pthread_mutex_t lock;
+    unsigned char key[RD_SEAL_KEY_BYTES]; /* seals webhook secrets (crypto.h) */
     struct {
         const char *sql; /* a string literal: its address is the key */
         sqlite3_stmt *stmt;
@@ -73,6 +82,7 @@ static const char schema[] =
     " expired INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, run_after_ms, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs(expired, expires_ms);"
+    "CREATE INDEX IF NOT EXISTS jobs_token ON jobs(token_id, state, started_ms);"
     "CREATE TABLE IF NOT EXISTS idempotency("
     " token_id INTEGER NOT NULL,"
     " key TEXT NOT NULL,"
@@ -160,24 +170,38 @@ static int run(sq_store *s, sqlite3_stmt *st, const char *what)
     return err;
 }
 
+/* The synchronous setting goes back to NORMAL after a durable commit.  Raw
+ * sqlite3_exec: these must not replace the error being reported. */
+static void restore_sync(sq_store *s, int durable)
+{
+    if (durable) sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+}
+
 static int begin(sq_store *s, int durable)
 {
     if (durable && exec(s, "PRAGMA synchronous=FULL")) return RT_ERR_IO;
-    return exec(s, "BEGIN IMMEDIATE");
+    int err = exec(s, "BEGIN IMMEDIATE");
+    if (err) restore_sync(s, durable);
+    return err;
+}
+
+/* A failed statement or COMMIT may already have rolled the transaction back
+ * (SQLITE_FULL does): ROLLBACK only what is still open, and keep the first
+ * error ("database or disk is full"), not "no transaction is active". */
+static void rollback(sq_store *s, int durable)
+{
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    restore_sync(s, durable);
 }
 
 static int commit(sq_store *s, int durable)
 {
     int err = exec(s, "COMMIT");
-    if (err) exec(s, "ROLLBACK");
-    if (durable) exec(s, "PRAGMA synchronous=NORMAL");
+    if (err)
+        rollback(s, durable);
+    else
+        restore_sync(s, durable);
     return err;
-}
-
-static void rollback(sq_store *s, int durable)
-{
-    exec(s, "ROLLBACK");
-    if (durable) exec(s, "PRAGMA synchronous=NORMAL");
 }
 
 static char *col_strdup(sqlite3_stmt *st, int i)
@@ -225,7 +249,24 @@ static int read_job(sqlite3_stmt *st, rd_job *j)
     return err;
 }
 
-static void read_token(sqlite3_stmt *st, rd_token *t)
+/* Column i holds a sealed secret: opened into out (empty when it does not
+ * open, so a signature made with it fails visibly at the receiver). */
+static void col_secret(const sq_store *s, sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    char sealed[SEALED_MAX + 1];
+    col_copy(st, i, sealed, sizeof sealed);
+    if (rd_secret_unseal(s->key, sealed, out, cap)) out[0] = '\0';
+}
+
+static int bind_secret(const sq_store *s, sqlite3_stmt *st, int i, const char *plain)
+{
+    char sealed[SEALED_MAX + 1];
+    int err = rd_secret_seal(s->key, plain ? plain : "", sealed, sizeof sealed);
+    if (!err) bind_text(st, i, sealed);
+    return err;
+}
+
+static void read_token(const sq_store *s, sqlite3_stmt *st, rd_token *t)
 {
     memset(t, 0, sizeof *t);
     t->id = sqlite3_column_int64(st, 0);
@@ -235,7 +276,7 @@ static void read_token(sqlite3_stmt *st, rd_token *t)
     t->credits = sqlite3_column_int64(st, 4);
     col_copy(st, 5, t->day, sizeof t->day);
     t->used_today = sqlite3_column_int64(st, 6);
-    col_copy(st, 7, t->webhook_secret, sizeof t->webhook_secret);
+    col_secret(s, st, 7, t->webhook_secret, sizeof t->webhook_secret);
     t->revoked = sqlite3_column_int(st, 8);
     t->created_ms = sqlite3_column_int64(st, 9);
 }
@@ -259,9 +300,12 @@ static int sq_token_insert(rd_store *base, const rd_token *t, const char *hash)
         bind_text(st, 3, t->name);
         sqlite3_bind_int64(st, 4, t->daily_quota);
         sqlite3_bind_int64(st, 5, t->credits);
-        bind_text(st, 6, t->webhook_secret);
         sqlite3_bind_int64(st, 7, t->created_ms);
-        err = run(s, st, "insert token");
+        err = bind_secret(s, st, 6, t->webhook_secret);
+        if (!err)
+            err = run(s, st, "insert token");
+        else
+            done(st);
     }
     UNLOCK(s);
     return err;
@@ -278,7 +322,7 @@ static int sq_token_find(rd_store *base, const char *hash, rd_token *out)
         bind_text(st, 1, hash);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            read_token(st, out);
+            read_token(s, st, out);
             err = 0;
         } else if (rc == SQLITE_DONE) {
             err = rt_error(RT_ERR_NOT_FOUND, "token not found");
@@ -303,7 +347,7 @@ static int sq_token_find_name(rd_store *base, const char *name, rd_token *out, i
         bind_text(st, 1, name);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            if ((*matches)++ == 0) read_token(st, out);
+            if ((*matches)++ == 0) read_token(s, st, out);
         err = rc == SQLITE_DONE ? 0 : db_error(s, "find token by name");
         done(st);
     }
@@ -333,7 +377,7 @@ static int sq_token_list(rd_store *base, rd_token **out, size_t *n)
             }
             *out = t;
         }
-        read_token(st, &(*out)[(*n)++]);
+        read_token(s, st, &(*out)[(*n)++]);
     }
     if (!err && rc != SQLITE_DONE) err = db_error(s, "list tokens");
     done(st);
@@ -358,10 +402,13 @@ static int sq_token_update(rd_store *base, const rd_token *t)
         bind_text(st, 1, t->name);
         sqlite3_bind_int64(st, 2, t->daily_quota);
         sqlite3_bind_int64(st, 3, t->credits);
-        bind_text(st, 4, t->webhook_secret);
         sqlite3_bind_int(st, 5, t->revoked);
         sqlite3_bind_int64(st, 6, t->id);
-        err = run(s, st, "update token");
+        err = bind_secret(s, st, 4, t->webhook_secret);
+        if (!err)
+            err = run(s, st, "update token");
+        else
+            done(st);
     }
     UNLOCK(s);
     return err;
@@ -405,7 +452,7 @@ static int charge(sq_store *s, const rd_submit *sub, int64_t *quota_left)
     sqlite3_bind_int64(st, 1, sub->token_id);
     int rc = sqlite3_step(st);
     rd_token t;
-    if (rc == SQLITE_ROW) read_token(st, &t);
+    if (rc == SQLITE_ROW) read_token(s, st, &t);
     done(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? rt_error(RT_ERR_AUTH, "token not found")
@@ -524,13 +571,20 @@ static int sq_job_get(rd_store *base, const char *id, rd_job *out)
     return err;
 }
 
+/* Fair across tokens: the next job is from the token with the fewest jobs
+ * running, then the one whose last job started longest ago (round robin),
+ * then the oldest of that token's jobs.  A burst from one token no longer
+ * makes everyone else wait for all of it. */
 static int sq_job_claim(rd_store *base, int64_t now_ms, rd_job *out)
 {
     sq_store *s = (sq_store *)base;
     static const char sql[] =
         "UPDATE jobs SET state = 'active', attempt = attempt + 1, step = 'reading', plugin = '', "
-        "reason = '', started_ms = ?1 WHERE seq = (SELECT seq FROM jobs WHERE state IN "
-        "('waiting', 'delayed') AND run_after_ms <= ?1 AND expired = 0 ORDER BY seq LIMIT 1) "
+        "reason = '', started_ms = ?1 WHERE seq = (SELECT seq FROM jobs j WHERE state IN "
+        "('waiting', 'delayed') AND run_after_ms <= ?1 AND expired = 0 ORDER BY "
+        "(SELECT COUNT(*) FROM jobs a WHERE a.token_id = j.token_id AND a.state = 'active'), "
+        "(SELECT MAX(started_ms) FROM jobs b WHERE b.token_id = j.token_id AND b.state IN "
+        "('active', 'completed', 'failed')), seq LIMIT 1) "
         "RETURNING " JOB_COLUMNS;
     LOCK(s);
     sqlite3_stmt *st = stmt(s, sql);
@@ -894,7 +948,7 @@ static int sq_hook_due(rd_store *base, int64_t now_ms, rd_hook *out, size_t max,
             h->url = col_strdup(st, 2);
             h->body = col_strdup(st, 3);
             col_copy(st, 4, h->event, sizeof h->event);
-            col_copy(st, 5, h->secret, sizeof h->secret);
+            col_secret(s, st, 5, h->secret, sizeof h->secret);
             h->attempts = sqlite3_column_int(st, 6);
             (*n)++;
             if (!h->url || !h->body) {
@@ -949,6 +1003,7 @@ static void sq_close(rd_store *base)
         sqlite3_finalize(s->cache[i].stmt);
     sqlite3_close(s->db);
     pthread_mutex_destroy(&s->lock);
+    OPENSSL_cleanse(s->key, sizeof s->key);
     free(s);
 }
 
@@ -974,6 +1029,72 @@ static const rd_store_ops sqlite_ops = {
     .hook_update = sq_hook_update,
 };
 
+/* The key that seals webhook secrets: DIR/retouchd.key next to the store,
+ * made (0600) on first use. */
+static int load_key(sq_store *s, const char *db_path)
+{
+    char path[4200];
+    const char *slash = strrchr(db_path, '/');
+    if (slash)
+        snprintf(path, sizeof path, "%.*s/retouchd.key", (int)(slash - db_path), db_path);
+    else
+        snprintf(path, sizeof path, "retouchd.key");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        if (RAND_bytes(s->key, sizeof s->key) != 1)
+            return rt_error(RT_ERR_INTERNAL, "the random number generator failed");
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            int ok = write(fd, s->key, sizeof s->key) == (ssize_t)sizeof s->key && fsync(fd) == 0;
+            close(fd);
+            if (ok) return 0;
+            unlink(path);
+            return rt_error(RT_ERR_IO, "cannot write %s", path);
+        }
+        if (errno != EEXIST)
+            return rt_error(RT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        fd = open(path, O_RDONLY | O_CLOEXEC); /* another process made it first */
+    }
+    if (fd < 0) return rt_error(RT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    ssize_t n = read(fd, s->key, sizeof s->key);
+    close(fd);
+    if (n != (ssize_t)sizeof s->key)
+        return rt_error(RT_ERR_IO, "%s is not a %d-byte key; restore it from a backup", path,
+                        RD_SEAL_KEY_BYTES);
+    return 0;
+}
+
+/* Seals the secrets a store made before sealing existed still holds in clear. */
+static int seal_plain_secrets(sq_store *s)
+{
+    static const char *const tables[][2] = {{"tokens", "webhook_secret"}, {"hooks", "secret"}};
+    int err = 0;
+    for (size_t t = 0; t < 2 && !err; t++) {
+        char select[160], update[160];
+        snprintf(select, sizeof select, "SELECT rowid, %s FROM %s WHERE %s NOT LIKE '%s%%'",
+                 tables[t][1], tables[t][0], tables[t][1], RD_SEALED_PREFIX);
+        snprintf(update, sizeof update, "UPDATE %s SET %s = ? WHERE rowid = ?", tables[t][0],
+                 tables[t][1]);
+        sqlite3_stmt *sel = NULL, *upd = NULL;
+        if (sqlite3_prepare_v2(s->db, select, -1, &sel, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, update, -1, &upd, NULL) != SQLITE_OK)
+            err = db_error(s, "seal secrets");
+        while (!err && sqlite3_step(sel) == SQLITE_ROW) {
+            const unsigned char *plain = sqlite3_column_text(sel, 1);
+            char sealed[SEALED_MAX + 1];
+            err = rd_secret_seal(s->key, plain ? (const char *)plain : "", sealed, sizeof sealed);
+            if (err) break;
+            sqlite3_bind_text(upd, 1, sealed, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+            if (sqlite3_step(upd) != SQLITE_DONE) err = db_error(s, "seal secrets");
+            sqlite3_reset(upd);
+        }
+        sqlite3_finalize(sel);
+        sqlite3_finalize(upd);
+    }
+    return err;
+}
+
 int rd_store_open_sqlite(const char *path, rd_store **out)
 {
     *out = NULL;
@@ -992,6 +1113,8 @@ int rd_store_open_sqlite(const char *path, rd_store **out)
     int err = exec(s, "PRAGMA journal_mode=WAL");
     if (!err) err = exec(s, "PRAGMA synchronous=NORMAL");
     if (!err) err = exec(s, schema);
+    if (!err) err = load_key(s, path);
+    if (!err) err = seal_plain_secrets(s);
     if (err) {
         rt_error_prefix("%s: ", path);
         sq_close(&s->base);

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 typedef struct field {
@@ -46,6 +48,12 @@ struct rd_upload {
     char *file_path;
     char file_name[512];
     uint64_t file_bytes;
+    /* the spool budget */
+    int authenticated;
+    size_t auth_fields;    /* fields seen when authorize last said no */
+    int err_status;        /* 507 and the like, beside err */
+    uint64_t budget_bytes; /* counted in budget->used */
+    uint64_t unauth_bytes; /* counted in budget->unauth */
 };
 
 /* Keeps the first error and its message: the request is answered with it
@@ -204,11 +212,88 @@ static int open_spool_file(rd_upload *u)
     return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+#define STATUS_NO_ROOM 507
+
+uint64_t rd_free_bytes(const char *path)
+{
+    struct statvfs v;
+    if (statvfs(path, &v) != 0) return UINT64_MAX;
+    return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+/* Gives back what the spool file counted in the budget. */
+static void release_budget(rd_upload *u)
+{
+    rd_spool_budget *b = u->lim.budget;
+    if (!b) return;
+    atomic_fetch_sub(&b->used, u->budget_bytes);
+    atomic_fetch_sub(&b->unauth, u->unauth_bytes);
+    u->budget_bytes = u->unauth_bytes = 0;
+}
+
+/* An upload refused for room: its spool file goes at once, not when the
+ * connection ends, so the space is free for others. */
+static void drop_spool_file(rd_upload *u)
+{
+    if (u->fd >= 0) close(u->fd);
+    u->fd = -1;
+    if (u->file_path) unlink(u->file_path);
+    free(u->file_path);
+    u->file_path = NULL;
+    release_budget(u);
+}
+
+static int no_room(rd_upload *u, const char *why)
+{
+    u->err_status = STATUS_NO_ROOM;
+    return rt_error(RT_ERR_IO, "%s; send the job again later", why);
+}
+
+/* Takes len more file bytes into the budget, or says why not. */
+static int reserve_spool(rd_upload *u, size_t len)
+{
+    rd_spool_budget *b = u->lim.budget;
+    if (!b || u->fd < 0) return 0;
+    /* Asked again only when a field arrived since it last said no (a file
+     * part may come in thousands of pieces). */
+    if (!u->authenticated && u->lim.authorize && u->nfields != u->auth_fields) {
+        u->auth_fields = u->nfields;
+        if (u->lim.authorize(u->lim.authorize_user, u)) {
+            u->authenticated = 1;
+            atomic_fetch_sub(&b->unauth, u->unauth_bytes);
+            u->unauth_bytes = 0;
+        }
+    }
+    if (!u->authenticated && b->max_unauth &&
+        atomic_fetch_add(&b->unauth, len) + len > b->max_unauth) {
+        atomic_fetch_sub(&b->unauth, len);
+        return rt_error(RT_ERR_AUTH,
+                        "the image came before a valid token, and this server takes only so "
+                        "much of that at once: send the token field before the file, or in the "
+                        "X-Retouch-Token header");
+    }
+    if (!u->authenticated) u->unauth_bytes += len;
+    if (b->max_total && atomic_fetch_add(&b->used, len) + len > b->max_total) {
+        atomic_fetch_sub(&b->used, len);
+        return no_room(u, "the server is receiving as many uploads as it has room for");
+    }
+    if (!b->max_total) atomic_fetch_add(&b->used, len);
+    u->budget_bytes += len;
+    if (b->min_free && u->spool_dir) {
+        uint64_t free_bytes = rd_free_bytes(u->spool_dir);
+        if (free_bytes != UINT64_MAX && free_bytes < b->min_free + len)
+            return no_room(u, "the server is short of disk space");
+    }
+    return 0;
+}
+
+static int write_all(rd_upload *u, int fd, const char *data, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == ENOSPC || errno == EDQUOT))
+            return no_room(u, "the server is out of disk space");
         if (n <= 0)
             return rt_error(RT_ERR_IO, "cannot write the upload to the spool: %s",
                             n < 0 ? strerror(errno) : "short write");
@@ -257,7 +342,11 @@ static int on_part_data(void *user, const char *data, size_t len)
                             size);
         }
         u->file_bytes += len;
-        return u->fd >= 0 ? write_all(u->fd, data, len) : 0;
+        if (u->fd < 0) return 0;
+        int err = reserve_spool(u, len);
+        if (!err) err = write_all(u, u->fd, data, len);
+        if (err) drop_spool_file(u);
+        return err;
     case PART_FIELD:
         return append_field(u, data, len);
     case PART_SKIP:
@@ -283,6 +372,7 @@ int rd_upload_create(const char *content_type, const char *spool_dir,
     if (!u) return rt_error(RT_ERR_NOMEM, "out of memory");
     u->lim = *limits;
     u->fd = -1;
+    u->authenticated = limits->authenticated || !limits->authorize;
     if (spool_dir && !(u->spool_dir = strdup(spool_dir))) {
         free(u);
         return rt_error(RT_ERR_NOMEM, "out of memory");
@@ -313,9 +403,7 @@ int rd_upload_create(const char *content_type, const char *spool_dir,
 void rd_upload_destroy(rd_upload *u)
 {
     if (!u) return;
-    if (u->fd >= 0) close(u->fd);
-    if (u->file_path) unlink(u->file_path);
-    free(u->file_path);
+    drop_spool_file(u);
     rd_mp_destroy(u->mp);
     for (size_t i = 0; i < u->nfields; i++) {
         free(u->fields[i].name);
@@ -384,6 +472,11 @@ int rd_upload_finish(rd_upload *u)
     }
     if (u->err) return rt_error(u->err, "%s", u->err_message);
     return 0;
+}
+
+int rd_upload_error_status(const rd_upload *u)
+{
+    return u->err ? u->err_status : 0;
 }
 
 uint64_t rd_upload_bytes(const rd_upload *u)
@@ -461,6 +554,7 @@ int rd_upload_keep_file(rd_upload *u, const char *dest)
                         strerror(errno));
     free(u->file_path);
     u->file_path = NULL;
+    release_budget(u); /* the job's file now, no longer the spool's */
     /* The new name on disk too: the folder holding dest. */
     char folder[4096];
     snprintf(folder, sizeof folder, "%s", dest);

@@ -22,14 +22,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct rd_upload rd_upload;
+
+/* What every upload spools, together (shared by the uploads of a server; the
+ * counters are atomic).  A client cannot fill the disk: all spool files
+ * together stay under max_total, those whose token has not been seen yet
+ * under max_unauth, and no file byte is written while the file system has
+ * less than min_free bytes free (that room is for running jobs). */
+typedef struct rd_spool_budget {
+    _Atomic uint64_t used;   /* bytes in spool files now */
+    _Atomic uint64_t unauth; /* of which in uploads without a valid token yet */
+    uint64_t max_total;      /* 0: no cap */
+    uint64_t max_unauth;     /* 0: no cap */
+    uint64_t min_free;       /* 0: not checked */
+} rd_spool_budget;
+
 typedef struct rd_upload_limits {
     uint64_t max_file_bytes;    /* the `file` part; over it: RT_ERR_TOO_BIG (413) */
     size_t max_field_bytes;     /* any one text field; over it: RT_ERR_TOO_BIG */
     size_t max_fields_bytes;    /* all text fields together (and a raw body) */
     uint64_t max_discard_bytes; /* after an error, bytes dropped before giving up */
+    rd_spool_budget *budget;    /* NULL: no budget */
+    /* Whether the upload carries a valid token by now (the fields seen so
+     * far); asked when file bytes arrive until it says yes.  NULL, or
+     * authenticated set: the upload is trusted from the start. */
+    int (*authorize)(void *user, const rd_upload *u);
+    void *authorize_user;
+    int authenticated;
 } rd_upload_limits;
-
-typedef struct rd_upload rd_upload;
 
 /* content_type: the request's Content-Type (NULL when absent).  spool_dir:
  * where the file part goes; NULL drops file bytes after counting them (unit
@@ -47,6 +67,14 @@ int rd_upload_feed(rd_upload *u, const char *data, size_t len);
 /* Ends the body.  Returns 0, or the first error found with its message in
  * rt_error_message() (RT_ERR_ARG 400, RT_ERR_TOO_BIG 413, RT_ERR_IO 500). */
 int rd_upload_finish(rd_upload *u);
+
+/* The HTTP status of the recorded error when rt_error_http_status() has no
+ * code for it (507: no room to store the upload), else 0. */
+int rd_upload_error_status(const rd_upload *u);
+
+/* Free bytes for unprivileged writers on the file system holding path, or
+ * UINT64_MAX when it cannot be told. */
+uint64_t rd_free_bytes(const char *path);
 
 /* Bytes of body seen so far. */
 uint64_t rd_upload_bytes(const rd_upload *u);

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #define HOOK_URL_MAX 2048
-#define HOOKS_PER_ROUND 8
 
 /* ---- policy ------------------------------------------------------------- */
 
@@ -57,6 +57,20 @@ int rd_address_is_private(const struct sockaddr *sa)
     if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0) return v4_is_private(v4);
     if (memcmp(b, zero, 12) == 0) /* ::, ::1 and the old IPv4-compatible form */
         return 1;
+    /* Transition forms that carry an IPv4 address: judged by it, since a
+     * relay or translator on the way delivers to that address. */
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0x00 &&
+        b[5] == 0x01) /* 64:ff9b:1::/48, NAT64 for local use: a site's own translator */
+        return 1;
+    if (b[0] == 0x20 && b[1] == 0x02) /* 2002::/16 6to4: the IPv4 address follows */
+        return v4_is_private((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 |
+                             b[5]);
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) {
+        /* 2001::/32 Teredo: the server's IPv4 address, then the client's
+         * inverted in the last 32 bits */
+        uint32_t server = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+        return v4_is_private(server) || v4_is_private(~v4);
+    }
     return (b[0] & 0xFE) == 0xFC ||                   /* fc00::/7 unique local */
            (b[0] == 0xFE && (b[1] & 0x80) == 0x80) || /* fe80::/10 link-local, fec0::/10 */
            b[0] == 0xFF ||                            /* multicast */
@@ -176,6 +190,7 @@ void rd_webhook_sign(const char *secret, const char *body, size_t len, char *out
 
 typedef struct post_ctx {
     const rd_webhook_policy *policy;
+    atomic_int *cancel; /* set: abort the transfer (shutdown) */
     int blocked;
     char blocked_address[64];
 } post_ctx;
@@ -198,6 +213,14 @@ static curl_socket_t open_socket(void *user, curlsocktype purpose, struct curl_s
     return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+static int on_transfer(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    post_ctx *c = user;
+    return c->cancel && atomic_load(c->cancel); /* non-zero aborts */
+}
+
 static size_t discard(char *data, size_t size, size_t n, void *user)
 {
     (void)data;
@@ -205,8 +228,8 @@ static size_t discard(char *data, size_t size, size_t n, void *user)
     return size * n;
 }
 
-int rd_webhook_post(const rd_webhook_policy *policy, const char *url, const char *event,
-                    const char *body, const char *secret, rd_delivery *result)
+static int post(const rd_webhook_policy *policy, const char *url, const char *event,
+                const char *body, const char *secret, atomic_int *cancel, rd_delivery *result)
 {
     memset(result, 0, sizeof *result);
     if (rd_webhook_check_url(policy, url)) {
@@ -235,7 +258,7 @@ int rd_webhook_post(const rd_webhook_policy *policy, const char *url, const char
         }
         headers = h;
     }
-    post_ctx ctx = {.policy = policy};
+    post_ctx ctx = {.policy = policy, .cancel = cancel};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -251,6 +274,9 @@ int rd_webhook_post(const rd_webhook_policy *policy, const char *url, const char
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &ctx);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_transfer);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ctx);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result->http_status);
     curl_slist_free_all(headers);
@@ -277,7 +303,29 @@ int rd_webhook_post(const rd_webhook_policy *policy, const char *url, const char
     return 0;
 }
 
+int rd_webhook_post(const rd_webhook_policy *policy, const char *url, const char *event,
+                    const char *body, const char *secret, rd_delivery *result)
+{
+    return post(policy, url, event, body, secret, NULL, result);
+}
+
 /* ---- the dispatcher ------------------------------------------------------ */
+
+/* Deliveries run concurrently, so a receiver that never answers delays
+ * only its own hooks: at most HOOKS_IN_FLIGHT at once, of which at most
+ * HOOKS_PER_HOST to one host:port. */
+#define HOOKS_IN_FLIGHT 8
+#define HOOKS_PER_HOST 2
+#define HOOKS_FETCH 64
+
+typedef struct flight {
+    struct rd_webhooks *w;
+    pthread_t thread;
+    int busy; /* a thread runs (joined when done) */
+    int done;
+    rd_hook hook;
+    char host[300]; /* "host:port" */
+} flight;
 
 struct rd_webhooks {
     rd_store *store;
@@ -289,12 +337,15 @@ struct rd_webhooks {
     pthread_cond_t cond;
     int stop;
     int notified;
+    atomic_int cancel; /* stopping: deliveries in flight are aborted */
+    flight flights[HOOKS_IN_FLIGHT];
 };
 
 static void deliver(rd_webhooks *w, rd_hook *hook)
 {
     rd_delivery d;
-    int err = rd_webhook_post(w->policy, hook->url, hook->event, hook->body, hook->secret, &d);
+    int err = post(w->policy, hook->url, hook->event, hook->body, hook->secret, &w->cancel, &d);
+    if (err && atomic_load(&w->cancel)) return; /* cut by the shutdown: not a try; next start */
     int tries = hook->attempts + 1;
     int64_t now = rd_now_ms();
     json_t *fields = json_pack("{s:s, s:i, s:I}", "hook_event", hook->event, "try", tries,
@@ -318,17 +369,113 @@ static void deliver(rd_webhooks *w, rd_hook *hook)
                     (long long)(next - now));
 }
 
+static void *deliver_thread(void *arg)
+{
+    flight *f = arg;
+    deliver(f->w, &f->hook);
+    pthread_mutex_lock(&f->w->lock);
+    f->done = 1;
+    pthread_cond_signal(&f->w->cond); /* a slot is free */
+    pthread_mutex_unlock(&f->w->lock);
+    return NULL;
+}
+
+/* "host:port" of a hook URL, what the per-host limit counts. */
+static void host_key(const char *url, char *out, size_t cap)
+{
+    snprintf(out, cap, "?");
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        snprintf(out, cap, "%s:%s", host, port);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
+/* Joins the deliveries that ended; with wait_all, every one (at stop). */
+static void reap(rd_webhooks *w, int wait_all)
+{
+    for (int i = 0; i < HOOKS_IN_FLIGHT; i++) {
+        flight *f = &w->flights[i];
+        if (!f->busy) continue;
+        pthread_mutex_lock(&w->lock);
+        int done = f->done;
+        pthread_mutex_unlock(&w->lock);
+        if (!done && !wait_all) continue;
+        pthread_join(f->thread, NULL);
+        rd_hook_clear(&f->hook);
+        f->busy = f->done = 0;
+    }
+}
+
+/* Starts the due deliveries the limits allow; returns how many started. */
+static int start_due(rd_webhooks *w)
+{
+    rd_hook due[HOOKS_FETCH];
+    size_t n = 0;
+    if (rd_store_hook_due(w->store, rd_now_ms(), due, HOOKS_FETCH, &n)) {
+        rd_log(RD_LOG_ERROR, "webhook.store", NULL, "%s", rt_error_message());
+        return 0;
+    }
+    int started = 0;
+    for (size_t i = 0; i < n; i++) {
+        int taken = 0, free_slot = -1, same_host = 0;
+        char key[300];
+        host_key(due[i].url, key, sizeof key);
+        for (int k = 0; k < HOOKS_IN_FLIGHT; k++) {
+            flight *f = &w->flights[k];
+            if (!f->busy) {
+                if (free_slot < 0) free_slot = k;
+                continue;
+            }
+            taken |= f->hook.id == due[i].id;
+            same_host += strcmp(f->host, key) == 0;
+        }
+        if (taken || free_slot < 0 || same_host >= HOOKS_PER_HOST) {
+            rd_hook_clear(&due[i]);
+            continue;
+        }
+        flight *f = &w->flights[free_slot];
+        f->w = w;
+        f->hook = due[i]; /* the flight owns it now */
+        f->done = 0;
+        snprintf(f->host, sizeof f->host, "%s", key);
+        if (pthread_create(&f->thread, NULL, deliver_thread, f) != 0) {
+            rd_log(RD_LOG_ERROR, "webhook.thread", f->hook.job_id,
+                   "cannot start a delivery thread; delivering in line");
+            deliver(w, &f->hook);
+            rd_hook_clear(&f->hook);
+            continue;
+        }
+        f->busy = 1;
+        started++;
+    }
+    return started;
+}
+
 static void *dispatcher(void *arg)
 {
     rd_webhooks *w = arg;
+    int waiting_for_slot = 0;
     for (;;) {
+        reap(w, 0);
         int64_t next = INT64_MAX;
         rd_store_hook_next_ms(w->store, &next);
         pthread_mutex_lock(&w->lock);
         int64_t now = rd_now_ms();
-        if (!w->stop && !w->notified && next > now) {
-            /* Wake for the next due delivery, a notify, or once a second
-             * anyway (another process may have queued one). */
+        /* Due deliveries that are in flight or over a limit: wait for a
+         * slot to free (signalled) rather than spin on them. */
+        if (waiting_for_slot && next <= now) next = now + 1000;
+        int any_done = 0;
+        for (int k = 0; k < HOOKS_IN_FLIGHT; k++)
+            any_done |= w->flights[k].busy && w->flights[k].done;
+        if (!w->stop && !w->notified && !any_done && next > now) {
+            /* Wake for the next due delivery, a notify, a delivery that
+             * ended, or once a second anyway (another process may have
+             * queued one). */
             int64_t until = next < now + 1000 ? next : now + 1000;
             struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
             pthread_cond_timedwait(&w->cond, &w->lock, &ts);
@@ -337,20 +484,14 @@ static void *dispatcher(void *arg)
         int stop = w->stop;
         pthread_mutex_unlock(&w->lock);
         if (stop) break;
-        rd_hook due[HOOKS_PER_ROUND];
-        size_t n = 0;
-        if (rd_store_hook_due(w->store, rd_now_ms(), due, HOOKS_PER_ROUND, &n)) {
-            rd_log(RD_LOG_ERROR, "webhook.store", NULL, "%s", rt_error_message());
-            continue;
-        }
-        for (size_t i = 0; i < n; i++) {
-            pthread_mutex_lock(&w->lock);
-            stop = w->stop;
-            pthread_mutex_unlock(&w->lock);
-            if (!stop) deliver(w, &due[i]);
-            rd_hook_clear(&due[i]);
-        }
+        reap(w, 0);
+        int busy = 0;
+        start_due(w);
+        for (int k = 0; k < HOOKS_IN_FLIGHT; k++)
+            busy += w->flights[k].busy;
+        waiting_for_slot = busy > 0;
     }
+    reap(w, 1);
     return NULL;
 }
 
@@ -388,6 +529,7 @@ void rd_webhooks_stop(rd_webhooks *w)
     if (!w) return;
     pthread_mutex_lock(&w->lock);
     w->stop = 1;
+    atomic_store(&w->cancel, 1);
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);

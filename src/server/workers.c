@@ -28,11 +28,25 @@
  * it moved this many points: status polls see it move, the store is not
  * written on every report. */
 #define PROGRESS_WRITE_STEP 5
+/* Recording a job's end is retried this many times, waiting 100 ms, 200 ms,
+ * ... (a full disk, a busy store) before the job is given back. */
+/* After the shutdown timeout, how long cancelled jobs get to stop. */
+#define CANCEL_GRACE_MS 300
+#define END_TRIES 5
+#define END_RETRY_MS 100
+/* A job's expected peak memory, first version, from measurements of the
+ * CLI (Color Correction: 200 MB at 4 MP, 250 MB at 9 MP, 3 GB at 225 MP):
+ * a fixed part (models, buffers) plus bytes per pixel, more for each task
+ * (layers and masks are kept until the result is written). */
+#define JOB_FIXED_BYTES (192ull << 20)
+#define JOB_BYTES_PER_PIXEL 16ull
+#define JOB_BYTES_PER_PIXEL_PER_TASK 4ull
 
 typedef struct worker {
     rd_workers *pool;
     pthread_t thread;
     int started;
+    char job_id[32]; /* the job it runs, "" when idle (pool lock) */
 } worker;
 
 struct rd_workers {
@@ -43,9 +57,15 @@ struct rd_workers {
     pthread_cond_t wake; /* a job was queued, or stop */
     pthread_cond_t idle; /* a running job ended */
     uint64_t generation; /* bumped by every notify */
+    /* The memory budget (--max-memory): what the running jobs expect to
+     * use together; a job whose expected peak does not fit waits. */
+    uint64_t memory_budget;
+    uint64_t memory_reserved;
+    pthread_cond_t memory_freed;
     int stopping;
     int running;
     int joined;
+    int abandoned; /* drain gave up on threads still in the engine */
     atomic_int cancel;
 };
 
@@ -170,9 +190,12 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     if (!err) err = rd_datadir_job_file(dir, job->id, "result.json", meta, sizeof meta);
     if (!err)
         err = rd_datadir_job_file(dir, job->id, "result.json.part", meta_part, sizeof meta_part);
-    if (!err) err = rt_job_write_metadata(ej, meta_part);
-    if (!err && rename(meta_part, meta) != 0)
-        err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+    if (!err) {
+        err = rt_job_write_metadata(ej, meta_part);
+        if (!err && rename(meta_part, meta) != 0)
+            err = rt_error(RT_ERR_IO, "cannot move result.json into place: %s", strerror(errno));
+        if (err) unlink(meta_part); /* no half-made file left behind for a retry to find */
+    }
     /* On disk before the store says completed. */
     char dir_path[PATH_MAX];
     if (!err) err = rd_datadir_job(dir, job->id, dir_path, sizeof dir_path);
@@ -182,6 +205,87 @@ static int process(rd_workers *w, const rd_job *job, progress_ctx *pc, char *ext
     rt_job_destroy(ej);
     rt_payload_destroy(payload);
     return err;
+}
+
+/* The expected peak of job, from its image's header and its task list. */
+static uint64_t expected_peak(rd_server *srv, const rd_job *job)
+{
+    char input[PATH_MAX];
+    rt_image_info info;
+    uint64_t pixels = 0;
+    if (!rd_datadir_job_file(srv->cfg.data_dir, job->id, "input", input, sizeof input) &&
+        !rt_probe_image(input, srv->cfg.max_megapixels, &info))
+        pixels = (uint64_t)info.width * (uint64_t)info.height;
+    size_t tasks = 1;
+    rt_payload *payload = NULL;
+    if (!rt_payload_parse(job->payload, strlen(job->payload), &payload)) {
+        tasks = rt_payload_task_count(payload);
+        rt_payload_destroy(payload);
+    }
+    return JOB_FIXED_BYTES +
+           pixels * (JOB_BYTES_PER_PIXEL + JOB_BYTES_PER_PIXEL_PER_TASK * (uint64_t)tasks);
+}
+
+/* Waits until peak fits in the budget beside the running jobs (a job alone
+ * always runs, whatever its size: the megapixel limit bounds it).  Returns
+ * 0 with peak reserved, or 1 when the pool stops meanwhile. */
+static int reserve_memory(rd_workers *w, uint64_t peak)
+{
+    pthread_mutex_lock(&w->lock);
+    int logged = 0;
+    while (!w->stopping && w->memory_reserved > 0 && w->memory_reserved + peak > w->memory_budget) {
+        if (!logged++)
+            rd_log(RD_LOG_INFO, "job.memory_wait", NULL,
+                   "a job expecting %llu MiB waits: %llu of %llu MiB are taken by running jobs",
+                   (unsigned long long)(peak >> 20), (unsigned long long)(w->memory_reserved >> 20),
+                   (unsigned long long)(w->memory_budget >> 20));
+        pthread_cond_wait(&w->memory_freed, &w->lock);
+    }
+    int stopped = w->stopping;
+    if (!stopped) w->memory_reserved += peak;
+    pthread_mutex_unlock(&w->lock);
+    return stopped;
+}
+
+static void release_memory(rd_workers *w, uint64_t peak)
+{
+    pthread_mutex_lock(&w->lock);
+    w->memory_reserved -= peak;
+    pthread_cond_broadcast(&w->memory_freed);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Ends the job in the store, retrying a failure that may pass (a full
+ * disk, a busy store); when it does not pass, gives the job back (delayed)
+ * so it does not stay active with no worker on it.  Returns 0 when the end
+ * was recorded; otherwise the job is delayed, or still active for
+ * rd_workers_sweep() to take back. */
+static int end_job_or_give_back(rd_workers *w, const rd_job *job, rd_job_end *e)
+{
+    rd_server *srv = w->srv;
+    int err = end_job(srv, job, e);
+    for (int t = 0; err && err != RT_ERR_NOT_FOUND && t < END_TRIES; t++) {
+        usleep((useconds_t)(END_RETRY_MS << t) * 1000u);
+        err = end_job(srv, job, e);
+    }
+    if (!err || err == RT_ERR_NOT_FOUND) return err;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "the server could not record the end of try %d (%s); it "
+             "runs again",
+             job->attempt, rt_error_message());
+    rd_job_end back = {.id = job->id,
+                       .now_ms = rd_now_ms(),
+                       .reason = reason,
+                       .state = RD_JOB_DELAYED,
+                       .run_after_ms = rd_now_ms() + RETRY_DELAY_MS};
+    if (rd_store_job_end(srv->store, &back) == 0) {
+        rd_log(RD_LOG_WARN, "job.given_back", job->id, "%s", reason);
+        return RT_ERR_IO;
+    }
+    rd_log(RD_LOG_ERROR, "job.store", job->id,
+           "cannot give the job back either (%s); the periodic sweep will", rt_error_message());
+    return RT_ERR_IO;
 }
 
 static void run_job(rd_workers *w, const rd_job *job)
@@ -220,7 +324,7 @@ static void run_job(rd_workers *w, const rd_job *job)
         e.run_after_ms = now + ((int64_t)RETRY_DELAY_MS << (job->attempt - 1));
         snprintf(reason, sizeof reason, "try %d failed (%s); it runs again", job->attempt, message);
     }
-    if (end_job(srv, job, &e)) return; /* still active in the store: the next start recovers it */
+    if (end_job_or_give_back(w, job, &e)) return;
 
     json_t *fields = json_pack("{s:s, s:I, s:i}", "state", rd_job_state_name(e.state), "ms",
                                (json_int_t)(now - t0), "attempt", job->attempt);
@@ -260,18 +364,38 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         int stopping = w->stopping;
         uint64_t generation = w->generation;
-        if (!stopping) w->running++; /* counted before the claim: stop() waits for it */
-        pthread_mutex_unlock(&w->lock);
-        if (stopping) break;
+        if (stopping) {
+            pthread_mutex_unlock(&w->lock);
+            break;
+        }
+        w->running++; /* counted before the claim: stop() waits for it */
+        /* Claimed under the pool lock, so the sweep never sees a job active
+         * in the store before it is marked as ours. */
         rd_job job;
         int claimed = rd_store_job_claim(store, rd_now_ms(), &job);
+        if (claimed == 1) snprintf(me->job_id, sizeof me->job_id, "%s", job.id);
+        pthread_mutex_unlock(&w->lock);
         if (claimed == 1) {
-            run_job(w, &job);
+            uint64_t peak = expected_peak(w->srv, &job);
+            if (reserve_memory(w, peak) == 0) {
+                run_job(w, &job);
+                release_memory(w, peak);
+            } else {
+                /* Stopping while it waited for memory: back to the queue,
+                 * the try not counted. */
+                rd_job_end e = {.id = job.id,
+                                .now_ms = rd_now_ms(),
+                                .state = RD_JOB_WAITING,
+                                .uncount_attempt = 1,
+                                .reason = "interrupted by a server restart; it runs again"};
+                end_job(w->srv, &job, &e);
+            }
             rd_job_clear(&job);
         } else if (claimed < 0) {
             rd_log(RD_LOG_ERROR, "worker.store", NULL, "cannot take a job: %s", rt_error_message());
         }
         pthread_mutex_lock(&w->lock);
+        me->job_id[0] = '\0';
         w->running--;
         pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->lock);
@@ -301,6 +425,15 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* 3/4 of the machine's memory: the rest is for the system, the HTTP side
+ * and the page cache. */
+static uint64_t default_budget(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0) return 4ull << 30;
+    return (uint64_t)pages * (uint64_t)size / 4 * 3;
+}
+
 int rd_workers_start(rd_server *srv, rd_workers **out)
 {
     rd_workers *w = calloc(1, sizeof *w);
@@ -315,6 +448,8 @@ int rd_workers_start(rd_server *srv, rd_workers **out)
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);
+    pthread_cond_init(&w->memory_freed, NULL);
+    w->memory_budget = srv->cfg.max_memory_bytes ? srv->cfg.max_memory_bytes : default_budget();
     atomic_init(&w->cancel, 0);
     for (int i = 0; i < w->n; i++) {
         w->threads[i].pool = w;
@@ -342,6 +477,7 @@ void rd_workers_drain(rd_workers *w, int64_t timeout_ms)
     pthread_mutex_lock(&w->lock);
     w->stopping = 1;
     pthread_cond_broadcast(&w->wake);
+    pthread_cond_broadcast(&w->memory_freed);
     int64_t until = rd_now_ms() + timeout_ms;
     if (w->running > 0)
         rd_log(RD_LOG_INFO, "server.draining", NULL, "waiting up to %lld ms for %d running job(s)",
@@ -357,6 +493,35 @@ void rd_workers_drain(rd_workers *w, int64_t timeout_ms)
                "again after the next start",
                w->running);
         atomic_store(&w->cancel, 1);
+        /* The engine sees the cancel at its next progress report, which a
+         * long step may not make for seconds: past a short grace, the jobs
+         * are given back here and the threads left to the process exit. */
+        int64_t grace = rd_now_ms() + CANCEL_GRACE_MS;
+        while (w->running > 0 && rd_now_ms() < grace) {
+            struct timespec ts;
+            deadline(grace, &ts);
+            pthread_cond_timedwait(&w->idle, &w->lock, &ts);
+        }
+        if (w->running > 0) {
+            w->abandoned = 1;
+            for (int i = 0; i < w->n; i++) {
+                if (!w->threads[i].job_id[0]) continue;
+                rd_job_end e = {.id = w->threads[i].job_id,
+                                .now_ms = rd_now_ms(),
+                                .state = RD_JOB_WAITING,
+                                .uncount_attempt = 1,
+                                .reason = "interrupted by a server restart; it runs again"};
+                /* Whichever of this and the worker's own end comes first
+                 * wins: the store ends only an active job. */
+                rd_store_job_end(w->srv->store, &e);
+            }
+            rd_log(RD_LOG_WARN, "server.abandon", NULL,
+                   "%d job(s) did not stop within %d ms of the cancel: given back to the queue; "
+                   "exiting without them",
+                   w->running, CANCEL_GRACE_MS);
+            pthread_mutex_unlock(&w->lock);
+            return;
+        }
     }
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < w->n; i++)
@@ -364,15 +529,48 @@ void rd_workers_drain(rd_workers *w, int64_t timeout_ms)
     w->joined = 1;
 }
 
+int rd_workers_abandoned(const rd_workers *w)
+{
+    return w && w->abandoned;
+}
+
 void rd_workers_destroy(rd_workers *w)
 {
     if (!w) return;
     rd_workers_drain(w, 0);
     pthread_cond_destroy(&w->idle);
+    pthread_cond_destroy(&w->memory_freed);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
     free(w->threads);
     free(w);
+}
+
+/* Gives jobs left active with no worker on them back to the queue (or
+ * fails them once their tries are used up). */
+static void recover_jobs(rd_server *srv, const rd_job *jobs, size_t n, const char *why)
+{
+    for (size_t i = 0; i < n; i++) {
+        const rd_job *job = &jobs[i];
+        char reason[256];
+        rd_job_end e = {.id = job->id, .now_ms = rd_now_ms(), .reason = reason};
+        if (job->attempt >= job->max_attempts) {
+            e.state = RD_JOB_FAILED;
+            snprintf(reason, sizeof reason,
+                     "%s during each of its %d tries; the image may be what stops it: contact "
+                     "the operator",
+                     why, job->attempt);
+        } else {
+            e.state = RD_JOB_DELAYED;
+            e.run_after_ms = e.now_ms;
+            snprintf(reason, sizeof reason, "%s during try %d; it runs again", why, job->attempt);
+        }
+        if (end_job(srv, job, &e) == 0) {
+            if (e.state == RD_JOB_FAILED) rd_datadir_remove_job(srv->cfg.data_dir, job->id);
+            rd_log(e.state == RD_JOB_FAILED ? RD_LOG_WARN : RD_LOG_INFO, "job.recovered", job->id,
+                   "%s", reason);
+        }
+    }
 }
 
 int rd_workers_recover(rd_server *srv)
@@ -381,30 +579,41 @@ int rd_workers_recover(rd_server *srv)
     size_t n = 0;
     int err = rd_store_job_list_active(srv->store, &jobs, &n);
     if (err) return err;
-    for (size_t i = 0; i < n; i++) {
-        const rd_job *job = &jobs[i];
-        char reason[256];
-        rd_job_end e = {.id = job->id, .now_ms = rd_now_ms(), .reason = reason};
-        if (job->attempt >= job->max_attempts) {
-            e.state = RD_JOB_FAILED;
-            snprintf(reason, sizeof reason,
-                     "the server stopped during each of its %d tries; the image may be what "
-                     "stops it: contact the operator",
-                     job->attempt);
-        } else {
-            e.state = RD_JOB_DELAYED;
-            e.run_after_ms = e.now_ms;
-            snprintf(reason, sizeof reason, "the server stopped during try %d; it runs again",
-                     job->attempt);
-        }
-        if (end_job(srv, job, &e) == 0) {
-            if (e.state == RD_JOB_FAILED) rd_datadir_remove_job(srv->cfg.data_dir, job->id);
-            rd_log(e.state == RD_JOB_FAILED ? RD_LOG_WARN : RD_LOG_INFO, "job.recovered", job->id,
-                   "%s", reason);
-        }
-    }
+    recover_jobs(srv, jobs, n, "the server stopped");
     for (size_t i = 0; i < n; i++)
         rd_job_clear(&jobs[i]);
     free(jobs);
     return 0;
+}
+
+int rd_workers_sweep(rd_workers *w)
+{
+    if (!w) return 0;
+    rd_job *jobs = NULL;
+    size_t n = 0, orphans = 0;
+    pthread_mutex_lock(&w->lock);
+    int err = rd_store_job_list_active(w->srv->store, &jobs, &n);
+    for (size_t i = 0; !err && i < n; i++) {
+        int ours = 0;
+        for (int k = 0; k < w->n; k++)
+            ours |= strcmp(w->threads[k].job_id, jobs[i].id) == 0;
+        if (ours) {
+            rd_job_clear(&jobs[i]);
+        } else {
+            if (orphans != i) {
+                jobs[orphans] = jobs[i];
+                memset(&jobs[i], 0, sizeof jobs[i]);
+            }
+            orphans++;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (!err && orphans) {
+        recover_jobs(w->srv, jobs, orphans, "the server lost track of the job");
+        rd_workers_notify(w);
+    }
+    for (size_t i = 0; i < orphans; i++)
+        rd_job_clear(&jobs[i]);
+    free(jobs);
+    return err;
 }

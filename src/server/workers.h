@@ -26,6 +26,11 @@ void rd_workers_notify(rd_workers *w);
  * every thread.  rd_workers_notify() stays safe to call until
  * rd_workers_destroy(), so HTTP threads still finishing a request can. */
 void rd_workers_drain(rd_workers *w, int64_t timeout_ms);
+/* 1 when the drain could not stop every job within a short grace after the
+ * cancel (an engine step that reports no progress for long): those jobs
+ * were given back to the queue, and their threads still run, so the
+ * process must exit (_exit) without freeing what they use. */
+int rd_workers_abandoned(const rd_workers *w);
 /* Drains (at once, when not done yet) and frees the pool. */
 void rd_workers_destroy(rd_workers *w);
 
@@ -33,5 +38,9 @@ void rd_workers_destroy(rd_workers *w);
  * delayed, or fail when they used up their tries (a job that crashes the
  * server every time cannot take it down forever). */
 int rd_workers_recover(rd_server *srv);
+/* While serving: the same for jobs active in the store that no worker of
+ * this process runs (their end could not be recorded: a full disk).  Run
+ * every few seconds by main. */
+int rd_workers_sweep(rd_workers *w);
 
 #endif

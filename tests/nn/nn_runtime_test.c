@@ -649,6 +649,81 @@ static void test_load_errors(void **state)
     nn_model_destroy(m);
 }
 
+/* ---- crafted model files ---- */
+
+/* Writes tmpdir/<name>.json as given and <name>.bin holding data. */
+static void write_raw_model(const char *name, const char *json, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.json", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s/%s.bin", tmpdir, name);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    if (len) assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A Conv2D of a [1,2,2,cin] input with a filter of the given shape. */
+static void write_conv_model(const char *name, const char *cin, const char *filter_shape,
+                             const void *data, size_t len)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
+             "{\"name\":\"filter\",\"op\":\"Const\",\"attr\":{}},"
+             "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":["
+             "{\"size\":\"1\"},{\"size\":\"2\"},{\"size\":\"2\"},{\"size\":\"%s\"}]}}}},"
+             "{\"name\":\"y\",\"op\":\"Conv2D\",\"input\":[\"x\",\"filter\"],\"attr\":{"
+             "\"padding\":{\"s\":\"U0FNRQ==\"},\"strides\":{\"list\":{\"i\":[\"1\",\"1\",\"1\","
+             "\"1\"]}}}}]},"
+             "\"weightsManifest\":[{\"paths\":[\"%s.bin\"],\"weights\":[{\"name\":\"filter\","
+             "\"dtype\":\"float32\",\"shape\":%s}]}]}",
+             cin, name, filter_shape);
+    write_raw_model(name, json, data, len);
+}
+
+/* Shapes that wrap the element count, zero or huge dimensions, ranks over
+ * 4 and sizes from int32 constants are refused at load with the name of
+ * what is wrong, never crash: [65536]x4 used to wrap to 0 elements, pass
+ * the (empty) shard's length check and divide by zero in Conv2D (SIGFPE). */
+static void test_crafted_shapes(void **state)
+{
+    (void)state;
+    write_conv_model("wrap", "65536", "[65536,65536,65536,65536]", NULL, 0);
+    expect_load_error("wrap", "weight filter has a bad shape", "more than 268435456");
+    write_conv_model("zero", "1", "[0,1,1,1]", NULL, 0);
+    expect_load_error("zero", "weight filter has a bad shape", "below 1");
+    const float one = 1.0f;
+    write_conv_model("cast", "1", "[4294967297,1,1,1]", &one, sizeof one);
+    expect_load_error("cast", "weight filter has a bad shape", "over 16777216");
+    write_conv_model("rank5", "1", "[1,1,1,1,1]", &one, sizeof one);
+    expect_load_error("rank5", "weight filter has rank 5", NULL);
+    write_conv_model("input", "-7", "[1,1,1,1]", &one, sizeof one);
+    expect_load_error("input", "input 'x' has a bad shape", "below 1");
+
+    /* an int32 size constant asking for 2^30 x 2^30 pixels */
+    const int32_t size[2] = {1 << 30, 1 << 30};
+    write_raw_model(
+        "resize",
+        "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
+        "{\"name\":\"size\",\"op\":\"Const\",\"attr\":{}}," PLACEHOLDER(
+            "x", 2, 2,
+            1) ",{\"name\":\"y\",\"op\":\"ResizeBilinear\",\"input\":[\"x\",\"size\"]}]},"
+               "\"weightsManifest\":[{\"paths\":[\"resize.bin\"],\"weights\":[{\"name\":"
+               "\"size\",\"dtype\":\"int32\",\"shape\":[2]}]}]}",
+        size, sizeof size);
+    expect_load_error("resize", "size must be a constant int32", NULL);
+
+    /* a 1x1 filter of 2^24 output channels on 2^12 input ones: each shape
+     * is allowed, the filter's 2^36 values are not */
+    write_conv_model("big", "4096", "[1,1,4096,16777216]", NULL, 0);
+    expect_load_error("big", "weight filter has a bad shape", "more than 268435456");
+}
+
 /* ---- the real models ---- */
 
 static const char *real_models[] = {"blazeface.json", "facemesh-detection-full.json",
@@ -757,6 +832,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_depth_to_space_and_shape_ops),
     cmocka_unit_test(test_quantized_weights),
     cmocka_unit_test(test_load_errors),
+    cmocka_unit_test(test_crafted_shapes),
     cmocka_unit_test(test_threads_and_fusion_change_nothing),
     cmocka_unit_test(test_no_allocation_per_run),
 };

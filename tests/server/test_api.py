@@ -289,7 +289,7 @@ class Contract(ServerTest):
         for root, dirs, files in os.walk(self.server.data):
             for name in dirs + files:
                 self.assertRegex(name, r"^([A-Za-z0-9_-]+|input|result\.[a-z]+|"
-                                       r"retouchd\.(db|db-wal|db-shm|lock)|spool|jobs)$")
+                                       r"retouchd\.(db|db-wal|db-shm|lock|key)|spool|jobs)$")
         self.assertFalse(os.path.exists("/tmp/evil.jpg"))
 
     def test_chunked_upload(self):

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -398,6 +399,74 @@ static void test_upload_limits(void **state)
     assert_int_equal(count_spool_files(), 0);
 }
 
+/* The spool budget (issue 14 item 2): image bytes before a valid token are
+ * capped, a token first lifts the cap, the total cap gives 507, and every
+ * byte is given back when the upload goes. */
+static int token_is_good(void *user, const rd_upload *u)
+{
+    (*(int *)user)++;
+    const char *t = rd_upload_field(u, "token");
+    return t && strcmp(t, "good") == 0;
+}
+
+static rd_upload *budget_upload(rd_spool_budget *b, int *asked, const char *body, int *err)
+{
+    rd_upload_limits lim = limits;
+    lim.budget = b;
+    lim.authorize = token_is_good;
+    lim.authorize_user = asked;
+    rd_upload *u;
+    assert_int_equal(rd_upload_create("multipart/form-data; boundary=b", spool, &lim, &u), 0);
+    size_t len = strlen(body);
+    for (size_t i = 0; i < len; i += 4) /* small pieces: the budget is asked often */
+        assert_int_equal(rd_upload_feed(u, body + i, len - i < 4 ? len - i : 4), 0);
+    *err = rd_upload_finish(u);
+    return u;
+}
+
+static void test_spool_budget(void **state)
+{
+    (void)state;
+    static const char file_first[] =
+        "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+        "0123456789012345678901234567890123456789\r\n"
+        "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\ngood\r\n--b--\r\n";
+    static const char token_first[] =
+        "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\ngood\r\n"
+        "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+        "0123456789012345678901234567890123456789\r\n--b--\r\n";
+    rd_spool_budget b = {.max_total = 1000, .max_unauth = 16};
+    int asked = 0, err;
+    /* 40 file bytes before any token: over the 16-byte cap, refused, and
+     * the spool file is gone at once. */
+    rd_upload *u = budget_upload(&b, &asked, file_first, &err);
+    assert_int_equal(err, RT_ERR_AUTH);
+    assert_int_equal(rd_upload_error_status(u), 0);
+    assert_int_equal(count_spool_files(), 0);
+    assert_int_equal(atomic_load(&b.unauth), 0);
+    assert_int_equal(atomic_load(&b.used), 0);
+    assert_int_equal(asked, 0); /* no field yet: nothing to ask */
+    rd_upload_destroy(u);
+    /* The token first: asked once, then trusted; the file is kept. */
+    u = budget_upload(&b, &asked, token_first, &err);
+    assert_int_equal(err, 0);
+    assert_int_equal(asked, 1);
+    assert_int_equal(rd_upload_file_bytes(u), 40);
+    assert_int_equal(atomic_load(&b.used), 40);
+    assert_int_equal(atomic_load(&b.unauth), 0);
+    rd_upload_destroy(u);
+    assert_int_equal(atomic_load(&b.used), 0);
+    assert_int_equal(count_spool_files(), 0);
+    /* The total cap: 507, spool file gone. */
+    b.max_total = 20;
+    u = budget_upload(&b, &asked, token_first, &err);
+    assert_int_equal(err, RT_ERR_IO);
+    assert_int_equal(rd_upload_error_status(u), 507);
+    assert_int_equal(count_spool_files(), 0);
+    assert_int_equal(atomic_load(&b.used), 0);
+    rd_upload_destroy(u);
+}
+
 static void test_upload_other_bodies(void **state)
 {
     (void)state;
@@ -498,6 +567,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upload_fields_and_file, setup_spool, teardown_spool),
         cmocka_unit_test_setup_teardown(test_upload_limits, setup_spool, teardown_spool),
         cmocka_unit_test_setup_teardown(test_upload_other_bodies, setup_spool, teardown_spool),
+        cmocka_unit_test_setup_teardown(test_spool_budget, setup_spool, teardown_spool),
         cmocka_unit_test(test_clean_filename),
         cmocka_unit_test(test_router),
     };

@@ -49,6 +49,50 @@ static void test_private_addresses(void **state)
         assert_false(is_private(public_ones[i]));
 }
 
+/* IPv6 forms that embed an IPv4 address are judged by the embedded one
+ * (issue 14 item 9): 6to4, NAT64 (well-known and local-use) and Teredo. */
+static void test_transition_addresses(void **state)
+{
+    (void)state;
+    const char *private_ones[] = {
+        "2002:7f00:1::1",     /* 6to4 of 127.0.0.1 */
+        "2002:7f00:0001::",   /* the same, no host part */
+        "2002:a00:1::1",      /* 6to4 of 10.0.0.1 */
+        "2002:c0a8:101::5",   /* 6to4 of 192.168.1.1 */
+        "2002:a9fe:a9fe::1",  /* 6to4 of 169.254.169.254 (cloud metadata) */
+        "2002::1",            /* 6to4 of 0.0.0.0 */
+        "64:ff9b::7f00:1",    /* NAT64 of 127.0.0.1 */
+        "64:ff9b::127.0.0.1", /* the same, dotted */
+        "64:ff9b::a9fe:a9fe", /* NAT64 of 169.254.169.254 */
+        "64:ff9b:1::7f00:1",  /* local-use NAT64 */
+        "64:ff9b:1::808:808", /* local-use NAT64 is a site's own: always refused */
+        "64:ff9b:1:ffff::1",  /* anywhere in 64:ff9b:1::/48 */
+        "2001:0:4136:e378:8000:63bf:80ff:fffe", /* Teredo, client 127.0.0.1 */
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe", /* Teredo, client 10.0.0.1 */
+        "2001:0:7f00:1:8000:63bf:f7f7:f7f7",    /* Teredo, server 127.0.0.1 */
+        "2001:0:c0a8:101::f7f7:f7f7",           /* Teredo, server 192.168.1.1 */
+    };
+    for (size_t i = 0; i < sizeof private_ones / sizeof *private_ones; i++)
+        if (!is_private(private_ones[i])) fail_msg("%s should be refused", private_ones[i]);
+    const char *public_ones[] = {
+        "2002:808:808::1",                      /* 6to4 of 8.8.8.8 */
+        "64:ff9b::808:808",                     /* NAT64 of 8.8.8.8 */
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7", /* Teredo, 65.54.227.120 and 8.8.8.8 */
+        "2001:4860:4860::8888",                 /* ordinary 2001:: space, not Teredo */
+    };
+    for (size_t i = 0; i < sizeof public_ones / sizeof *public_ones; i++)
+        if (is_private(public_ones[i])) fail_msg("%s should be allowed", public_ones[i]);
+    /* The same judgement for literals in a hook URL. */
+    static const char allow[][256] = {"*"};
+    rd_webhook_policy p = {.allow = allow, .n_allow = 1};
+    assert_int_equal(rd_webhook_check_url(&p, "http://[2002:7f00:1::1]:8080/x"), RT_ERR_ARG);
+    assert_int_equal(rd_webhook_check_url(&p, "http://[64:ff9b::7f00:1]/x"), RT_ERR_ARG);
+    assert_int_equal(rd_webhook_check_url(&p, "http://[64:ff9b:1::808:808]/x"), RT_ERR_ARG);
+    assert_int_equal(rd_webhook_check_url(&p, "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x"),
+                     RT_ERR_ARG);
+    assert_int_equal(rd_webhook_check_url(&p, "http://[2002:808:808::1]/x"), 0);
+}
+
 static void test_check_url(void **state)
 {
     (void)state;
@@ -188,6 +232,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_private_addresses),
+        cmocka_unit_test(test_transition_addresses),
         cmocka_unit_test(test_check_url),
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_refused_address_is_permanent),

@@ -2,6 +2,7 @@
 
 #include "core/colour.h"
 #include "core/error.h"
+#include "filters/resample.h"
 #include "retouch.h"
 
 #include <setjmp.h>
@@ -161,4 +162,56 @@ void test_mean_linear(const rt_image *im, double out[3])
             s += rt_srgb_to_linear_exact(p[i]);
         out[c] = s / (double)n;
     }
+}
+
+double test_ssim(const rt_image *a, const rt_image *b, int max_side)
+{
+    rt_image *sa, *sb;
+    assert_int_equal(rt_downscale(a, max_side, &sa), 0);
+    assert_int_equal(rt_downscale(b, max_side, &sb), 0);
+    assert_int_equal(sa->width, sb->width);
+    assert_int_equal(sa->height, sb->height);
+    int w = sa->width, h = sa->height;
+    float *la = malloc((size_t)w * h * sizeof *la), *lb = malloc((size_t)w * h * sizeof *lb);
+    assert_non_null(la);
+    assert_non_null(lb);
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        la[i] = 0.299f * sa->data[i] + 0.587f * sa->data[i + sa->plane_stride] +
+                0.114f * sa->data[i + 2 * sa->plane_stride];
+        lb[i] = 0.299f * sb->data[i] + 0.587f * sb->data[i + sb->plane_stride] +
+                0.114f * sb->data[i + 2 * sb->plane_stride];
+    }
+    const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+    double sum = 0;
+    long n = 0;
+    for (int y = 0; y + 8 <= h; y += 4)
+        for (int x = 0; x + 8 <= w; x += 4) {
+            double ma = 0, mb = 0, va = 0, vb = 0, cov = 0;
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 8; i++) {
+                    size_t k = (size_t)(y + j) * w + x + i;
+                    ma += la[k];
+                    mb += lb[k];
+                }
+            ma /= 64;
+            mb /= 64;
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 8; i++) {
+                    size_t k = (size_t)(y + j) * w + x + i;
+                    va += (la[k] - ma) * (la[k] - ma);
+                    vb += (lb[k] - mb) * (lb[k] - mb);
+                    cov += (la[k] - ma) * (lb[k] - mb);
+                }
+            va /= 63;
+            vb /= 63;
+            cov /= 63;
+            sum +=
+                ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
+            n++;
+        }
+    free(la);
+    free(lb);
+    rt_image_destroy(sa);
+    rt_image_destroy(sb);
+    return n ? sum / (double)n : 1.0;
 }

@@ -34,6 +34,11 @@ void test_write_file(const char *path, const void *data, size_t len);
 double test_fraction_differing(const rt_image *a, const rt_image *b, double tol_steps);
 double test_max_abs_diff(const rt_image *a, const rt_image *b);
 
+/* Mean SSIM (8x8 windows, stride 4) of the luma of two same-size images,
+ * both first box-downscaled so the long side is at most max_side: "the
+ * same look" across resolutions (PLUGINS.md, >= 0.98). */
+double test_ssim(const rt_image *a, const rt_image *b, int max_side);
+
 /* Mean linear RGB over an image. */
 void test_mean_linear(const rt_image *im, double out[3]);
 

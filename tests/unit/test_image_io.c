@@ -1,6 +1,8 @@
 /* Image I/O: formats, bit depths, orientation, metadata, limits, bad files. */
 #include "core/error.h"
 #include "io/image_io.h"
+#include "io/image_io_internal.h"
+#include "io/jpeg_writer.h"
 #include "retouch.h"
 #include "test_util.h"
 
@@ -13,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 static void expect_error(const char *path, int code, const char *want)
@@ -515,6 +520,235 @@ static void test_direct_jpeg_matches_libvips(void **state)
     g_object_unref(src);
 }
 
+/* JPEG stores each side in 16 bits and libjpeg reads at most 65500: a
+ * taller image is refused with a clear message before any work (it used to
+ * come back 16x4464, or 16x0 for a height of 65536, reported as success);
+ * 65500 itself round-trips. */
+static void test_jpeg_size_limit(void **state)
+{
+    (void)state;
+    const int w = 16, tall = 70000;
+    float *grey = malloc((size_t)w * tall * sizeof *grey);
+    assert_non_null(grey);
+    for (size_t i = 0; i < (size_t)w * tall; i++)
+        grey[i] = (float)(i % 251) / 250.0f;
+    const int heights[] = {70000, 65536, 65501};
+    for (int k = 0; k < 3; k++) {
+        rt_planes p = {.width = w, .height = heights[k], .n = 1, .p = {grey}};
+        rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+        void *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), RT_ERR_TOO_BIG);
+        assert_null(buf);
+        assert_non_null(strstr(rt_error_message(), "JPEG holds at most 65500 pixels a side"));
+        /* the writer checks by itself too */
+        assert_int_equal(rt_jpeg_encode(&p, 95, 1, NULL, &buf, &len), RT_ERR_TOO_BIG);
+        assert_null(buf);
+        /* sideways as well */
+        rt_planes wide = {.width = heights[k], .height = w, .n = 1, .p = {grey}};
+        assert_int_equal(rt_encode_buffer(&wide, &ep, &buf, &len), RT_ERR_TOO_BIG);
+    }
+    rt_planes p = {.width = w, .height = 65500, .n = 1, .p = {grey}};
+    rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .dither = 1};
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), 0);
+    VipsImage *im = vips_image_new_from_buffer(buf, len, "", NULL);
+    assert_non_null(im);
+    assert_int_equal(vips_image_get_width(im), w);
+    assert_int_equal(vips_image_get_height(im), 65500);
+    g_object_unref(im);
+    rt_encode_free(buf);
+
+    /* through a job: refused at the start, nothing written */
+    VipsImage *png = NULL;
+    assert_int_equal(vips_black(&png, w, tall, "bands", 3, NULL), 0);
+    const char *in = test_tmp("tall.png");
+    assert_int_equal(vips_pngsave(png, in, NULL), 0);
+    g_object_unref(png);
+    const char *out = test_tmp("tall.jpg");
+    int err =
+        test_run_job("{\"mode\":\"professional\",\"outputFormat\":\"jpeg\",\"tasks\":[{\"Plugin\":"
+                     "\"Color Correction\"}]}",
+                     in, out, NULL);
+    assert_int_equal(err, RT_ERR_TOO_BIG);
+    assert_non_null(strstr(rt_error_message(), "16x70000"));
+    assert_non_null(strstr(rt_error_message(), "outputFormat \"png\""));
+    assert_int_equal(access(out, F_OK), -1);
+    free(grey);
+}
+
+/* A TIFF whose header reads and whose only strip lies past the end of the
+ * file: libtiff's message names the file's full path. */
+static void write_tiff_missing_strip(const char *path)
+{
+    unsigned char d[8 + 2 + 9 * 12 + 4] = {'I', 'I', 42, 0, 8, 0, 0, 0, 9, 0};
+    static const unsigned short tags[9][2] = {{256, 10}, {257, 10}, {258, 8},  {259, 1},  {262, 1},
+                                              {273, 0},  {277, 1},  {278, 10}, {279, 100}};
+    for (int i = 0; i < 9; i++) {
+        unsigned char *e = d + 10 + 12 * i;
+        unsigned value = tags[i][0] == 273 ? 100000u : tags[i][1];
+        int type = tags[i][0] == 273 || tags[i][0] == 279 ? 4 : 3; /* LONG or SHORT */
+        e[0] = (unsigned char)tags[i][0];
+        e[1] = (unsigned char)(tags[i][0] >> 8);
+        e[2] = (unsigned char)type;
+        e[4] = 1;
+        e[8] = (unsigned char)value;
+        e[9] = (unsigned char)(value >> 8);
+        e[10] = (unsigned char)(value >> 16);
+    }
+    test_write_file(path, d, sizeof d);
+}
+
+enum { DECODERS = 8, DECODES_EACH = 12 };
+typedef struct decoder_arg {
+    char path[512];
+    int bad; /* messages that named a directory */
+    char example[600];
+} decoder_arg;
+
+static void *decode_repeatedly(void *a)
+{
+    decoder_arg *arg = a;
+    for (int i = 0; i < DECODES_EACH; i++) {
+        rt_decoded *d = NULL;
+        int err = rt_decode(arg->path, 0, &d);
+        const char *msg = rt_error_message();
+        if (err != RT_ERR_IMAGE || d || strstr(msg, "secret") || strchr(msg, '/')) {
+            if (!arg->bad) snprintf(arg->example, sizeof arg->example, "%d %s", err, msg);
+            arg->bad++;
+        }
+        rt_decoded_destroy(d);
+    }
+    return NULL;
+}
+
+/* libvips keeps one error buffer per process and its messages name the
+ * input's path, which in the server holds the job id: failing decodes on
+ * several threads at once must each report a message naming no directory,
+ * its own or another job's. */
+static void test_concurrent_decode_errors(void **state)
+{
+    (void)state;
+    decoder_arg args[DECODERS];
+    pthread_t threads[DECODERS];
+    for (int k = 0; k < DECODERS; k++) {
+        memset(&args[k], 0, sizeof args[k]);
+        char dir[64];
+        snprintf(dir, sizeof dir, "job-%d-secret", k);
+        snprintf(args[k].path, sizeof args[k].path, "%s", test_tmp(dir));
+        assert_int_equal(mkdir(args[k].path, 0700), 0);
+        strcat(args[k].path, "/input");
+        write_tiff_missing_strip(args[k].path);
+    }
+    for (int k = 0; k < DECODERS; k++)
+        assert_int_equal(pthread_create(&threads[k], NULL, decode_repeatedly, &args[k]), 0);
+    for (int k = 0; k < DECODERS; k++)
+        pthread_join(threads[k], NULL);
+    for (int k = 0; k < DECODERS; k++)
+        if (args[k].bad)
+            fail_msg("decoder %d: %d of %d messages name a directory, e.g. \"%s\"", k, args[k].bad,
+                     DECODES_EACH, args[k].example);
+    /* one decode alone keeps libtiff's reason, with the file's base name */
+    rt_decoded *d = NULL;
+    assert_int_equal(rt_decode(args[0].path, 0, &d), RT_ERR_IMAGE);
+    assert_non_null(strstr(rt_error_message(), "input: the image is corrupt"));
+}
+
+/* Metadata holding one EXIF blob, and the given resolution. */
+static void exif_metadata(rt_metadata *m, const void *exif, size_t len, double per_mm)
+{
+    memset(m, 0, sizeof *m);
+    m->fields = calloc(1, sizeof *m->fields);
+    assert_non_null(m->fields);
+    m->nfields = 1;
+    m->fields[0].name = strdup("exif-data");
+    g_value_init(&m->fields[0].value, VIPS_TYPE_BLOB);
+    VipsBlob *b = vips_blob_copy(exif, len);
+    g_value_set_boxed(&m->fields[0].value, b);
+    vips_area_unref(VIPS_AREA(b));
+    m->xres = m->yres = per_mm;
+}
+
+/* Encodes a 16x16 grey JPEG with meta; checks libvips decodes every pixel
+ * of it; returns its JFIF density unit, and the X density in *xdpi. */
+static int encode_with_metadata(const rt_metadata *meta, int *xdpi, int *has_exif)
+{
+    static float grey[16 * 16];
+    for (int i = 0; i < 16 * 16; i++)
+        grey[i] = 0.5f;
+    rt_planes p = {.width = 16, .height = 16, .n = 1, .p = {grey}};
+    rt_encode_params ep = {.format = RT_FMT_JPEG, .bits = 8, .meta = meta};
+    void *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(rt_encode_buffer(&p, &ep, &buf, &len), 0);
+    VipsImage *im = vips_image_new_from_buffer(buf, len, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+    double mean = 0;
+    if (!im || vips_avg(im, &mean, NULL))
+        fail_msg("the JPEG does not decode: %s", vips_error_buffer());
+    assert_true(fabs(mean - 128) < 1.5);
+    *has_exif = vips_image_get_typeof(im, "exif-data") != 0;
+    g_object_unref(im);
+    const unsigned char *b = buf;
+    assert_true(len > 20 && b[2] == 0xFF && b[3] == 0xE0 && memcmp(b + 6, "JFIF", 5) == 0);
+    int unit = b[13];
+    *xdpi = b[14] << 8 | b[15];
+    rt_encode_free(buf);
+    return unit;
+}
+
+/* An EXIF blob without the Exif\0\0 prefix gets one: near the 64 KB segment
+ * limit it no longer fits and is left out (it used to overflow the 16-bit
+ * segment length and corrupt the file); a resolution JFIF's 16-bit density
+ * cannot hold is left out (the cast was undefined), a normal one kept. */
+static void test_jpeg_metadata_limits(void **state)
+{
+    (void)state;
+    const size_t big = 65530;
+    unsigned char *exif = calloc(1, big);
+    assert_non_null(exif);
+    memcpy(exif, "II*\0\10\0\0\0", 8); /* TIFF header, IFD at 8 with no entries */
+    rt_metadata m;
+    int dpi, has_exif;
+    exif_metadata(&m, exif, big, 300 / 25.4);
+    assert_int_equal(encode_with_metadata(&m, &dpi, &has_exif), 1);
+    assert_int_equal(dpi, 300);
+    assert_false(has_exif);
+    rt_metadata_clear(&m);
+    /* a small one is kept */
+    exif_metadata(&m, exif, 200, 3000.0); /* 76200 dpi */
+    assert_int_equal(encode_with_metadata(&m, &dpi, &has_exif), 0);
+    assert_true(has_exif);
+    rt_metadata_clear(&m);
+    free(exif);
+}
+
+/* Outputs appear whole or not at all (core/atomic_file.h): no .part is
+ * left behind, and a failure names the file but not its directory. */
+static void test_atomic_outputs(void **state)
+{
+    (void)state;
+    static float grey[8 * 8];
+    rt_planes p = {.width = 8, .height = 8, .n = 1, .p = {grey}};
+    const rt_file_format formats[] = {RT_FMT_JPEG, RT_FMT_PNG, RT_FMT_TIFF};
+    for (int i = 0; i < 3; i++) {
+        rt_encode_params ep = {.format = formats[i], .bits = 8};
+        char name[32], part[600];
+        snprintf(name, sizeof name, "atomic.%s", rt_file_format_extension(formats[i]));
+        const char *path = test_tmp(name);
+        assert_int_equal(rt_encode_file(&p, &ep, path), 0);
+        snprintf(part, sizeof part, "%s.part", path);
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(access(part, F_OK), -1);
+        /* a directory that does not exist */
+        char missing[600];
+        snprintf(missing, sizeof missing, "%s/job-secret-dir/%s", test_tmpdir(), name);
+        assert_int_equal(rt_encode_file(&p, &ep, missing), RT_ERR_IO);
+        assert_non_null(strstr(rt_error_message(), name));
+        assert_null(strstr(rt_error_message(), "job-secret-dir"));
+    }
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -535,6 +769,10 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_parallel_jpeg_matches_serial),
         cmocka_unit_test(test_direct_jpeg_matches_libvips),
+        cmocka_unit_test(test_jpeg_size_limit),
+        cmocka_unit_test(test_concurrent_decode_errors),
+        cmocka_unit_test(test_jpeg_metadata_limits),
+        cmocka_unit_test(test_atomic_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

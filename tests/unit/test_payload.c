@@ -110,12 +110,55 @@ static void test_alpha_ranges_and_defaults(void **state)
 static void test_unused_alpha_ignored(void **state)
 {
     (void)state;
-    /* real clients send Alpha2 to Mattifier, Skin Tone, Portrait Volumes */
+    /* real clients send Alpha2 to Mattifier, Skin Tone, Portrait Volumes:
+     * never an error, but a warning like an unknown key's */
     rt_payload *p = parse_ok("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Mattifier\","
                              "\"Alpha1\":0.7,\"Alpha2\":0},{\"Plugin\":\"Portrait Volumes\","
                              "\"Alpha2\":\"junk\"},{\"Plugin\":\"Face Detection\",\"Alpha1\":"
-                             "5}]}");
+                             "5},{\"Plugin\":\"Color Correction\",\"Alpha1\":\"high\"}]}");
+    assert_int_equal(p->nwarnings, 4);
+    assert_string_equal(p->warnings[0],
+                        "tasks[0] (Mattifier): Alpha2 = 0 ignored: Mattifier does not use Alpha2");
+    assert_string_equal(p->warnings[3], "tasks[3] (Color Correction): Alpha1 = \"high\" ignored: "
+                                        "Color Correction does not use Alpha1");
+    /* a used Alpha is checked, not warned about */
+    assert_true(rt_task_number(&p->tasks[0], "Alpha1") == 0.7);
+    payload_destroy(p);
+}
+
+static void test_cmyk_profile(void **state)
+{
+    (void)state;
+    rt_payload *p = parse_ok("{\"mode\":\"professional\",\"cmykProfile\":\"Naive\",\"tasks\":[]}");
+    assert_string_equal(p->cmyk_profile, "naive");
     assert_int_equal(p->nwarnings, 0);
+    payload_destroy(p);
+    p = parse_ok("{\"mode\":\"professional\",\"tasks\":[]}");
+    assert_null(p->cmyk_profile);
+    payload_destroy(p);
+    /* a server takes no file path: only the two names */
+    parse_fails("{\"mode\":\"professional\",\"cmykProfile\":\"/etc/x.icc\",\"tasks\":[]}",
+                RT_ERR_PAYLOAD, "cmykProfile = \"/etc/x.icc\" is not one of \"press\", \"naive\"");
+}
+
+static void test_aspect_ratio_number_refused(void **state)
+{
+    (void)state;
+    /* 45 would otherwise crop a 45 : 1 strip */
+    parse_fails("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\",\"User Params\":{"
+                "\"AspectRatio\":45}}]}",
+                RT_ERR_PAYLOAD,
+                "tasks[0] (Crop): User Params/AspectRatio = 45 is a number, but an aspect ratio "
+                "is a string");
+    parse_fails("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\",\"User Params\":{"
+                "\"AspectRatio\":0.8}}]}",
+                RT_ERR_PAYLOAD, "User Params/AspectRatio = 0.8 is a number");
+    parse_fails("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\",\"User Params\":{"
+                "\"AspectRatio\":\"45 : 1\"}}]}",
+                RT_ERR_PAYLOAD, "User Params/AspectRatio = \"45 : 1\" is too elongated");
+    rt_payload *p = parse_ok("{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\",\"User "
+                             "Params\":{\"AspectRatio\":\"16 : 10\"}}]}");
+    assert_true(rt_task_value(&p->tasks[0], "User Params/AspectRatio")->ratio == 1.6);
     payload_destroy(p);
 }
 
@@ -354,6 +397,8 @@ int main(void)
         cmocka_unit_test(test_named_fields),
         cmocka_unit_test(test_user_params),
         cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_aspect_ratio_number_refused),
+        cmocka_unit_test(test_cmyk_profile),
         cmocka_unit_test(test_output_format),
         cmocka_unit_test(test_normalised_json),
         cmocka_unit_test(test_not_implemented_is_462),

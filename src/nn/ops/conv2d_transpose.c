@@ -46,6 +46,8 @@ static int prepare(nn_model *model, nn_node *node)
     p->cout = f->shape[2];
     p->oh = shape_t->idata[1];
     p->ow = shape_t->idata[2];
+    if (p->oh < 1 || p->ow < 1 || p->oh > NN_MAX_DIM || p->ow > NN_MAX_DIM)
+        return nn_node_error(model, node, "output size out of range");
     if (shape_t->idata[0] != 1 || shape_t->idata[3] != p->cout)
         return nn_node_error(model, node, "output shape disagrees with the filter");
     /* The forward convolution maps the output size back to the input size. */

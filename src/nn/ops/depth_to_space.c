@@ -13,7 +13,9 @@ static int prepare(nn_model *model, nn_node *node)
     char fmt[16];
     if (nn_attr_string(node, "data_format", fmt, sizeof fmt) == 0 && strcmp(fmt, "NHWC") != 0)
         return nn_node_error(model, node, "data_format %s is not supported (NHWC only)", fmt);
-    if (x->rank != 4 || x->shape[0] != 1 || b < 2 || x->shape[3] % (b * b) != 0)
+    /* b * b <= c keeps every product below within an int */
+    if (x->rank != 4 || x->shape[0] != 1 || b < 2 || (long long)b * b > x->shape[3] ||
+        x->shape[3] % (b * b) != 0)
         return nn_node_error(model, node, "input [1,h,w,c] with c a multiple of block^2");
     int shape[4] = {1, x->shape[1] * b, x->shape[2] * b, x->shape[3] / (b * b)};
     nn_tensor_set_shape(node->output, 4, shape);

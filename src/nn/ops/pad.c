@@ -30,6 +30,8 @@ static int prepare(nn_model *model, nn_node *node)
             after = pads->idata[2 * (i - lead) + 1];
         }
         if (before < 0 || after < 0) return nn_node_error(model, node, "negative padding");
+        if (before > NN_MAX_DIM || after > NN_MAX_DIM)
+            return nn_node_error(model, node, "padding over %d", NN_MAX_DIM);
         p->in_shape[i] = dim;
         p->before[i] = before;
         p->out_shape[i] = dim + before + after;

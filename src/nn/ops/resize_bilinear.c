@@ -40,7 +40,8 @@ static int prepare(nn_model *model, nn_node *node)
     if (x->rank != 4 || x->shape[0] != 1)
         return nn_node_error(model, node, "images must be [1,h,w,c]");
     if (!size->is_const || size->dtype != NN_I32 || size->size != 2 || size->idata[0] < 1 ||
-        size->idata[1] < 1)
+        size->idata[1] < 1 || size->idata[0] > NN_MAX_DIM || size->idata[1] > NN_MAX_DIM ||
+        (size_t)size->idata[0] * (size_t)size->idata[1] * (size_t)x->shape[3] > NN_MAX_ELEMENTS)
         return nn_node_error(model, node, "size must be a constant int32 [h,w]");
     resize_params *p = calloc(1, sizeof *p);
     if (!p) return nn_node_error(model, node, "out of memory");

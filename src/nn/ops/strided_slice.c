@@ -27,15 +27,25 @@ static int prepare(nn_model *model, nn_node *node)
     if (end < 0) end += n;
     if (nn_attr_int_or(node, "begin_mask", 0) & 1) begin = stride > 0 ? 0 : n - 1;
     if (nn_attr_int_or(node, "end_mask", 0) & 1) end = stride > 0 ? n : -1;
-    if (shrink) end = begin + 1;
+    if (shrink) {
+        if (begin < 0 || begin >= n) return nn_node_error(model, node, "index out of range");
+        end = begin + 1;
+    } else {
+        /* TensorFlow's clamping, which also keeps the loops below short
+         * whatever the int32 constants hold */
+        const int lo = stride > 0 ? 0 : -1, hi = stride > 0 ? n : n - 1;
+        begin = begin < lo ? lo : begin > hi ? hi : begin;
+        end = end < lo ? lo : end > hi ? hi : end;
+    }
     int count = 0;
-    for (int i = begin; stride > 0 ? i < end : i > end; i += stride)
+    /* long long: i + stride never overflows */
+    for (long long i = begin; stride > 0 ? i < end : i > end; i += stride)
         if (i >= 0 && i < n) count++;
     nn_tensor *out = node->output;
     out->idata = malloc((size_t)(count ? count : 1) * sizeof *out->idata);
     if (!out->idata) return nn_node_error(model, node, "out of memory");
     count = 0;
-    for (int i = begin; stride > 0 ? i < end : i > end; i += stride)
+    for (long long i = begin; stride > 0 ? i < end : i > end; i += stride)
         if (i >= 0 && i < n) out->idata[count++] = x->idata[i];
     if (shrink && count != 1) return nn_node_error(model, node, "index out of range");
     int shape[1] = {count};
