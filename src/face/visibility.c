@@ -33,8 +33,6 @@
 #define LUMA_Z 2.2f
 #define LUMA_WEIGHT 1.5f
 #define CHROMA_Z 2.2f
-/* a highlight keeps at least this share of the skin's chroma */
-#define HIGHLIGHT_MIN_CHROMA 0.15f
 /* Texture: a cell whose fine-scale luma detail is this many times the
  * skin's median starts to count as covered (beard, stubble, hair, frame
  * edges); each doubling beyond it adds TEXTURE_WEIGHT to the distance. */
@@ -52,6 +50,12 @@
 #define MOUSTACHE_COVER 0.35f
 #define HAIR_COVER 0.12f
 #define GLASSES_PROB 0.5f
+/* Faces smaller than this (px/mm; an inter-pupil distance of ~50 px) keep
+ * their landmark skin (a group photo's faces): a blemish covers as many cells as a
+ * beard's patch, and hair texture is finer than a pixel. */
+#define MIN_PX_PER_MM 0.85f
+/* Covered patches narrower than this are blemishes, i.e. skin. */
+#define BLEMISH_MM 3.0f
 
 static const char *const occluder_names[RT_OCCLUDER_COUNT] = {"glasses", "beard", "moustache",
                                                               "hair",    "hand",  "object"};
@@ -92,6 +96,37 @@ void rt_median5(const float *src, float *dst, int gw, int gh)
                 }
             dst[(size_t)j * gw + i] = win[k / 2];
         }
+}
+
+/* Min (max = 0) or max (max = 1) over the (2r+1)^2 window, separably. */
+static void grey_filter(const float *src, float *dst, int w, int h, int r, int max)
+{
+    float *tmp = malloc((size_t)w * h * sizeof *tmp);
+    if (!tmp) {
+        memcpy(dst, src, (size_t)w * h * sizeof *dst);
+        return;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float v = src[(size_t)y * w + x];
+            for (int d = -r; d <= r; d++) {
+                int xx = x + d < 0 ? 0 : (x + d >= w ? w - 1 : x + d);
+                float u = src[(size_t)y * w + xx];
+                v = max ? (u > v ? u : v) : (u < v ? u : v);
+            }
+            tmp[(size_t)y * w + x] = v;
+        }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float v = tmp[(size_t)y * w + x];
+            for (int d = -r; d <= r; d++) {
+                int yy = y + d < 0 ? 0 : (y + d >= h ? h - 1 : y + d);
+                float u = tmp[(size_t)yy * w + x];
+                v = max ? (u > v ? u : v) : (u < v ? u : v);
+            }
+            dst[(size_t)y * w + x] = v;
+        }
+    free(tmp);
 }
 
 /* Upright face frame: u along the eye line, v down the face, relative to
@@ -354,6 +389,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
             vis->skin[i] = 1.0f;
             vis->lips[i] = 1.0f;
         }
+        vis->lifted = *face;
         free(buf);
         return 0;
     }
@@ -363,6 +399,19 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     robust_stats(sB, ns, CHROMA_SD_MIN, scratch, &mu[2], &sd[2]);
     memcpy(vis->skin_mean, mu, sizeof mu);
     memcpy(vis->skin_sd, sd, sizeof sd);
+    if (face->px_per_mm < MIN_PX_PER_MM) {
+        /* a small face (a group photo's): a blemish is as large as a
+         * covered patch and texture is below the pixel; the model is kept
+         * (Skin Mask), the landmarks decide the face's skin */
+        for (size_t i = 0; i < n; i++) {
+            vis->skin[i] = 1.0f;
+            vis->lips[i] = 1.0f;
+        }
+        vis->lifted = *face;
+        if (face->glasses >= GLASSES_PROB) vis->occluders |= RT_OCCLUDER_GLASSES;
+        free(buf);
+        return 0;
+    }
     /* the skin's own texture level: median gradient of the model's inliers */
     int ng = 0;
     for (int j = 0; j < gh; j++)
@@ -383,20 +432,11 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
     for (size_t i = 0; i < n; i++) {
         float zl = (mu[0] - Y[i]) / sd[0];
         float zr = (cr[i] - mu[1]) / sd[1], zb = (cb[i] - mu[2]) / sd[2];
-        float zc = sqrtf(zr * zr + zb * zb);
-        if (Y[i] > mu[0]) {
-            /* a highlight is the skin's colour plus white light: brighter,
-             * its chroma shrunk toward neutral along the skin's own hue, so
-             * only the distance across that line counts (oily shine is
-             * skin to retouch, not something covering it) */
-            float m2 = mu[1] * mu[1] + mu[2] * mu[2];
-            float t = m2 > 0 ? (cr[i] * mu[1] + cb[i] * mu[2]) / m2 : 1.0f;
-            if (t > HIGHLIGHT_MIN_CHROMA && t < 1.0f) {
-                float pr = (cr[i] - t * mu[1]) / sd[1], pb = (cb[i] - t * mu[2]) / sd[2];
-                zc = fminf(zc, sqrtf(pr * pr + pb * pb));
-            }
-        }
-        float d = LUMA_WEIGHT * fmaxf(0.0f, zl - LUMA_Z) + fmaxf(0.0f, zc - CHROMA_Z) +
+        /* brighter than the skin: a specular highlight is whitish skin, its
+         * chroma does not count (1.5 spreads brighter: not at all) */
+        float shine = clamp01(1.0f + zl / 1.5f);
+        float d = LUMA_WEIGHT * fmaxf(0.0f, zl - LUMA_Z) +
+                  shine * fmaxf(0.0f, sqrtf(zr * zr + zb * zb) - CHROMA_Z) +
                   TEXTURE_WEIGHT * fmaxf(0.0f, log2f(grad[i] / (TEXTURE_RATIO * gref) + 1e-6f));
         raw[i] = expf(-d * d);
     }
@@ -411,7 +451,21 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
         return err;
     }
     for (size_t i = 0; i < n; i++)
-        vis->skin[i] = clamp01(A[i] * Y[i] + B[i]) * pm[i];
+        vis->skin[i] = clamp01(A[i] * Y[i] + B[i]);
+    /* covered patches smaller than BLEMISH_MM across are skin (a pimple, a
+     * pigment spot, a shine edge: what Heal and Skin Tone must reach): a
+     * grey opening (min then max filter) of the covered share */
+    int rb = (int)lround(rt_face_mm(face, BLEMISH_MM) / 2 / step);
+    if (rb > 0) {
+        for (size_t i = 0; i < n; i++)
+            A[i] = 1.0f - vis->skin[i];
+        grey_filter(A, B, gw, gh, rb, 0);
+        grey_filter(B, A, gw, gh, rb, 1);
+        for (size_t i = 0; i < n; i++)
+            vis->skin[i] = 1.0f - A[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        vis->skin[i] *= pm[i];
 
     /* glasses frames: covered cells of the eye band (brow top to the nose
      * tip, outside the eye openings and brows) of a face wearing glasses */
@@ -420,6 +474,8 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
         err = rt_face_region_mask(&gf, RT_REGION_EYES, 1.0f, 0, 0, gw, gh, zone, (size_t)gw);
         if (!err)
             err = rt_face_region_mask(&gf, RT_REGION_BROWS, 1.0f, 0, 0, gw, gh, A, (size_t)gw);
+        /* on the face only: the band's ears and hair are no frame */
+        if (!err) err = rt_face_region_mask(&gl, RT_REGION_FACE, 1.0f, 0, 0, gw, gh, B, (size_t)gw);
         double brow_top = INFINITY;
         for (int e = 0; e < 2; e++)
             for (int i = 0; i < rt_topo_brow[e].n; i++) {
@@ -432,7 +488,7 @@ int rt_face_visibility_compute(const rt_face_pyramid *pyr, const rt_person_mask 
                 size_t k = (size_t)j * gw + i;
                 double v = up_v(&fr, x0 + (i + 0.5) * step, y0 + (j + 0.5) * step);
                 if (v < brow_top || v > v_tip) continue;
-                float outside = (1.0f - zone[k]) * (1.0f - A[k]);
+                float outside = (1.0f - zone[k]) * (1.0f - A[k]) * B[k];
                 vis->frame[k] = face->glasses * outside * (1.0f - vis->skin[k]);
                 vis->skin[k] *= 1.0f - vis->frame[k];
             }
