@@ -21,10 +21,8 @@ static int load_one(const char *dir, const char *file, nn_model **out)
     if (n < 0 || (size_t)n >= sizeof path)
         return rt_error(RT_ERR_MODEL, "model folder path too long: %s", dir);
     if (access(path, R_OK) != 0)
-        return rt_error(RT_ERR_MODEL,
-                        "face analysis needs the model %s, which is missing; install the "
-                        "models with `make setup` (or scripts/fetch-models)",
-                        path);
+        return rt_error(RT_ERR_MODEL, "face analysis needs the model %s, which is missing; %s",
+                        path, NN_INSTALL_HINT);
     int err = nn_model_load(path, out);
     if (err) rt_error_prefix("face analysis: ");
     return err;
