@@ -78,6 +78,8 @@ static int cmp_float(const void *a, const void *b)
 
 void rt_median5(const float *src, float *dst, int gw, int gh)
 {
+    /* every output on its own: rows in parallel give the same bytes */
+#pragma omp parallel for schedule(static)
     for (int j = 0; j < gh; j++)
         for (int i = 0; i < gw; i++) {
             float win[25];
