@@ -87,6 +87,7 @@ typedef struct ring_stats {
     float contrast; /* centre minus ring median */
     float z;        /* contrast / robust spread of the ring */
     int agree;      /* ring directions (of 16) on the far side of half the contrast */
+    int isolated;   /* no ring sample deviates as much as the spot */
 } ring_stats;
 
 /* Insertion sort: the rings have 32 samples. */
@@ -137,9 +138,13 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
         dev[i] = fabsf(s[i] - med);
     sort_small(dev, 2 * NA);
     float mad = 0.5f * (dev[NA - 1] + dev[NA]);
+    float ring_max = dev[2 * NA - 1];
     ring_stats r;
     r.contrast = c - med;
     r.z = r.contrast / (1.4826f * mad + 0.004f);
+    /* isolated: nothing in the ring is as strong as the spot (a corner or
+     * piece of a larger structure, face paint, a fold, is not) */
+    r.isolated = ring_max < 0.75f * fabsf(r.contrast);
     r.agree = 0;
     for (int a = 0; a < NA; a++)
         if (r.contrast > 0 ? s[a] < c - 0.5f * r.contrast : s[a] > c - 0.5f * r.contrast) r.agree++;
@@ -377,7 +382,7 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
                 m = m_od;
             }
             if ((kind == KIND_LIGHT) != (m.contrast < 0)) continue;
-            if (m.agree < 13) continue; /* an edge or a line, not a spot */
+            if (m.agree < 13 || !m.isolated) continue; /* an edge, a line, a structure */
             float c = fabsf(m.contrast);
             /* erythema (pimples, red marks) raises ln(R/G); melanin (freckles,
              * moles, tan spots) darkens red too, ~ -ln R = od - ln(R/G) (the
