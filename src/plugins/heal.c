@@ -151,6 +151,32 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
     return r;
 }
 
+static float lin_at(const float *p, int w, int h, float x, float y)
+{
+    int ix = (int)floorf(x), iy = (int)floorf(y);
+    ix = ix < 0 ? 0 : (ix >= w ? w - 1 : ix);
+    iy = iy < 0 ? 0 : (iy >= h ? h - 1 : iy);
+    return fmaxf(rt_srgb_to_linear(p[(size_t)iy * w + ix]), 1e-3f);
+}
+
+/* ln(B/R) at the spot (centre and 4 points at sigma/2) minus its mean on a
+ * ring at 3 sigma, from the analysis copy's red and blue planes. */
+static float whiteness(const float *r, const float *b, int w, int h, float x, float y, float sigma)
+{
+    static const float dx[5] = {0, 0.5f, -0.5f, 0, 0}, dy[5] = {0, 0, 0, 0.5f, -0.5f};
+    float c = 0, ring = 0;
+    for (int i = 0; i < 5; i++) {
+        float px = x + dx[i] * sigma, py = y + dy[i] * sigma;
+        c += logf(lin_at(b, w, h, px, py)) - logf(lin_at(r, w, h, px, py));
+    }
+    for (int a = 0; a < 16; a++) {
+        float ang = (float)a * (6.2831853f / 16);
+        float px = x + 3.0f * sigma * cosf(ang), py = y + 3.0f * sigma * sinf(ang);
+        ring += logf(lin_at(b, w, h, px, py)) - logf(lin_at(r, w, h, px, py));
+    }
+    return c / 5.0f - ring / 16.0f;
+}
+
 /* Face f as seen on the analysis grid: full-resolution point p maps to
  * ((p.x - x0) * sx, (p.y - y0) * sy), so the region masks can be drawn there. */
 static void face_on_grid(const rt_face *f, int x0, int y0, float sx, float sy, rt_face *g)
@@ -383,6 +409,11 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
             }
             if ((kind == KIND_LIGHT) != (m.contrast < 0)) continue;
             if (m.agree < 13 || !m.isolated) continue; /* an edge, a line, a structure */
+            /* a light spot whiter than its surroundings is shine (added white
+             * light raises blue against red), not a yellowish whitehead */
+            if (kind == KIND_LIGHT &&
+                whiteness(plane[0], plane[2], aw, ah, b->x, b->y, b->sigma) > 0.0f)
+                continue;
             float c = fabsf(m.contrast);
             /* erythema (pimples, red marks) raises ln(R/G); melanin (freckles,
              * moles, tan spots) darkens red too, ~ -ln R = od - ln(R/G) (the
