@@ -87,6 +87,7 @@ typedef struct ring_stats {
     float contrast; /* centre minus ring median */
     float z;        /* contrast / robust spread of the ring */
     int agree;      /* ring directions (of 16) on the far side of half the contrast */
+    int isolated;   /* no ring sample deviates as much as the spot */
 } ring_stats;
 
 /* Insertion sort: the rings have 32 samples. */
@@ -137,13 +138,43 @@ static ring_stats measure(const rt_scale_space *ss, int k, float x, float y, flo
         dev[i] = fabsf(s[i] - med);
     sort_small(dev, 2 * NA);
     float mad = 0.5f * (dev[NA - 1] + dev[NA]);
+    float ring_max = dev[2 * NA - 1];
     ring_stats r;
     r.contrast = c - med;
     r.z = r.contrast / (1.4826f * mad + 0.004f);
+    /* isolated: nothing in the ring is as strong as the spot (a corner or
+     * piece of a larger structure, face paint, a fold, is not) */
+    r.isolated = ring_max < 0.75f * fabsf(r.contrast);
     r.agree = 0;
     for (int a = 0; a < NA; a++)
         if (r.contrast > 0 ? s[a] < c - 0.5f * r.contrast : s[a] > c - 0.5f * r.contrast) r.agree++;
     return r;
+}
+
+static float lin_at(const float *p, int w, int h, float x, float y)
+{
+    int ix = (int)floorf(x), iy = (int)floorf(y);
+    ix = ix < 0 ? 0 : (ix >= w ? w - 1 : ix);
+    iy = iy < 0 ? 0 : (iy >= h ? h - 1 : iy);
+    return fmaxf(rt_srgb_to_linear(p[(size_t)iy * w + ix]), 1e-3f);
+}
+
+/* ln(B/R) at the spot (centre and 4 points at sigma/2) minus its mean on a
+ * ring at 3 sigma, from the analysis copy's red and blue planes. */
+static float whiteness(const float *r, const float *b, int w, int h, float x, float y, float sigma)
+{
+    static const float dx[5] = {0, 0.5f, -0.5f, 0, 0}, dy[5] = {0, 0, 0, 0.5f, -0.5f};
+    float c = 0, ring = 0;
+    for (int i = 0; i < 5; i++) {
+        float px = x + dx[i] * sigma, py = y + dy[i] * sigma;
+        c += logf(lin_at(b, w, h, px, py)) - logf(lin_at(r, w, h, px, py));
+    }
+    for (int a = 0; a < 16; a++) {
+        float ang = (float)a * (6.2831853f / 16);
+        float px = x + 3.0f * sigma * cosf(ang), py = y + 3.0f * sigma * sinf(ang);
+        ring += logf(lin_at(b, w, h, px, py)) - logf(lin_at(r, w, h, px, py));
+    }
+    return c / 5.0f - ring / 16.0f;
 }
 
 /* Face f as seen on the analysis grid: full-resolution point p maps to
@@ -377,7 +408,12 @@ static int detect_face(rt_plugin_ctx *ctx, const rt_face_analysis *an, int fi, d
                 m = m_od;
             }
             if ((kind == KIND_LIGHT) != (m.contrast < 0)) continue;
-            if (m.agree < 13) continue; /* an edge or a line, not a spot */
+            if (m.agree < 13 || !m.isolated) continue; /* an edge, a line, a structure */
+            /* a light spot whiter than its surroundings is shine (added white
+             * light raises blue against red), not a yellowish whitehead */
+            if (kind == KIND_LIGHT &&
+                whiteness(plane[0], plane[2], aw, ah, b->x, b->y, b->sigma) > 0.0f)
+                continue;
             float c = fabsf(m.contrast);
             /* erythema (pimples, red marks) raises ln(R/G); melanin (freckles,
              * moles, tan spots) darkens red too, ~ -ln R = od - ln(R/G) (the

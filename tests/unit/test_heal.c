@@ -314,7 +314,7 @@ static void test_synthetic_blemishes(void **state)
     }
     /* First version: light skin meets PLUGINS.md (recall >= 0.9 at
      * Sensitivity 1, >= 0.6 at 0.5); on the darkest, most textured skin of
-     * the London set the same defects reach 0.56 and 0.46: the z threshold
+     * the London set the same defects reach 0.59 and 0.41: the z threshold
      * adapts to the skin's own spots, and dark spots among many similar ones
      * count as a freckle field.  Its bounds are lower until detection
      * improves. */
