@@ -144,6 +144,10 @@ class Shutdown(unittest.TestCase):
         self.assertEqual(r.status, 503)
         self.assertTrue(r.getheader("Retry-After"))
         conn.close()
+        # the drain ends by itself once the running job is done; stop() now
+        # would send a second signal, which a loaded machine can deliver
+        # before the job finishes (then it is given back, not completed)
+        server.proc.wait(timeout=300)
         server.check_clean_exit(self, server.stop())
         self.assertEqual(job_rows(server.data)[running][0], "completed")
 
