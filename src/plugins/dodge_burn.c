@@ -39,12 +39,15 @@
 #define MAX_LOG_GAIN 0.5f
 #define WARMTH_COUPLING 0.3f
 #define EDGE_FADE_MM 1.5f /* the gain is 1 at the skin's edge, in full ~2.5 mm inside */
-/* Near-white hot spots (linear luminance from HOT_LO to HOT_HI) are not
- * burned, nor the skin within ~HOT_REACH_MM of them: soft light cannot
- * darken the spot itself, so burning its ring leaves a contrasty, speckled
- * highlight (seen on the 15 cm selfie's nose tip).  Shine is Mattifier's. */
+/* Near-white hot spots are not burned, nor the skin within ~HOT_REACH_MM of
+ * them: soft light cannot darken the spot itself, so burning its ring
+ * leaves a contrasty, speckled highlight (seen on the 15 cm selfie's nose
+ * tip).  Hot: linear luminance from the larger of HOT_LO and HOT_REL x the
+ * skin's median up to HOT_SPAN above that (a pale, brightly lit face is not
+ * all hot spot).  Shine is Mattifier's. */
 #define HOT_LO 0.55f
-#define HOT_HI 0.8f
+#define HOT_REL 1.3f
+#define HOT_SPAN 0.2f
 #define HOT_REACH_MM 1.5f
 
 static int gain_field(const rt_gain_map *m, float *const lin[3], const float *wl, float px_per_mm,
@@ -54,10 +57,23 @@ static int gain_field(const rt_gain_map *m, float *const lin[3], const float *wl
     float *buf = rt_alloc_floats(4 * n);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for Dodge Burn");
     float *ell = buf, *mid = buf + n, *fade = buf + 2 * n, *hot = buf + 3 * n;
+    /* the skin's median luminance, from a histogram over the skin weight */
+    double hist[256] = {0}, total = 0;
     for (size_t i = 0; i < n; i++) {
         float y = rt_luminance(lin[0][i], lin[1][i], lin[2][i]);
         ell[i] = logf(y + 1e-3f);
-        float t = (y - HOT_LO) / (HOT_HI - HOT_LO);
+        hot[i] = y;
+        int b = (int)(y * 255.0f);
+        b = b < 0 ? 0 : (b > 255 ? 255 : b);
+        hist[b] += wl[i];
+        total += wl[i];
+    }
+    int mb = 0;
+    for (double acc = 0; mb < 255 && (acc += hist[mb]) < 0.5 * total; mb++)
+        ;
+    float lo = fmaxf(HOT_LO, HOT_REL * ((float)mb + 0.5f) / 255.0f);
+    for (size_t i = 0; i < n; i++) {
+        float t = (hot[i] - lo) / HOT_SPAN;
         t = t < 0 ? 0 : (t > 1 ? 1 : t);
         hot[i] = t * t * (3 - 2 * t);
     }

@@ -166,6 +166,40 @@ static void test_warmth(void **state)
     rt_decoded_destroy(w1);
 }
 
+/* A near-white hot spot (the 15 cm selfie's nose tip) is not burned, nor its
+ * ring: soft light cannot darken the spot itself, so burning around it left
+ * a speckled, contrasty highlight.  Skin pixels at or above 0.8 linear
+ * luminance may not darken by more than a rounding step. */
+static void test_hot_spots_not_burned(void **state)
+{
+    (void)state;
+    const char *path = test_shared("selfie_closeup_15cm_phone.jpg");
+    if (!path) {
+        printf("shared test images absent: hot-spot check skipped\n");
+        return;
+    }
+    tone_photo *p = tone_photo_load(path);
+    rt_decoded *out = tone_run(path, PLUGIN, 1, 0, 0);
+    const rt_image *in = p->in->image, *o = out->image;
+    size_t n = rt_image_pixels(in), hot = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p->skin[i] < 0.5f) continue;
+        float y = rt_luminance(rt_srgb_to_linear(rt_image_plane(in, 0)[i]),
+                               rt_srgb_to_linear(rt_image_plane(in, 1)[i]),
+                               rt_srgb_to_linear(rt_image_plane(in, 2)[i]));
+        if (y < 0.8f) continue;
+        hot++;
+        for (int c = 0; c < 3; c++)
+            worst = fmax(worst, (rt_image_plane(in, c)[i] - rt_image_plane(o, c)[i]) * 255.0);
+    }
+    printf("hot spots: %zu skin pixels at >= 0.8 linear, darkest change %.2f steps\n", hot, worst);
+    assert_true(hot > 50);
+    assert_true(worst <= 1.5);
+    rt_decoded_destroy(out);
+    tone_photo_free(p);
+}
+
 static void test_threads_same_bytes(void **state)
 {
     (void)state;
@@ -282,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_identity_at_zero),
         cmocka_unit_test(test_light_and_dark_skin),
         cmocka_unit_test(test_warmth),
+        cmocka_unit_test(test_hot_spots_not_burned),
         cmocka_unit_test(test_threads_same_bytes),
         cmocka_unit_test(test_resolution_invariance),
         cmocka_unit_test(test_group_every_face),
