@@ -164,9 +164,12 @@ static int set_io(nn_model *m, json_t *root)
             snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(value, "name")));
             strip_output_suffix(buf);
             nn_tensor *t = find_tensor(m, buf);
-            if (!t || !t->producer || n_out == NN_MAX_IO)
+            if (!t || !t->producer || n_out == NN_MAX_IO) {
+                for (int i = 0; i < n_out; i++)
+                    free(out_keys[i]);
                 return rt_error(RT_ERR_MODEL, "%s: signature output %s is not a node", m->path,
                                 buf);
+            }
             out_keys[n_out] = strdup(key);
             outs[n_out++] = t;
         }
@@ -194,16 +197,26 @@ static int set_io(nn_model *m, json_t *root)
             }
         }
     }
-    if (m->n_inputs == 0 || n_out == 0)
+    if (m->n_inputs == 0 || n_out == 0) {
+        for (int i = 0; i < n_out; i++)
+            free(out_keys[i]);
         return rt_error(RT_ERR_MODEL, "%s: the graph has no inputs or no outputs", m->path);
+    }
     /* Sort outputs by name, carrying their keys along. */
     nn_tensor *sorted[NN_MAX_IO];
     memcpy(sorted, outs, (size_t)n_out * sizeof *outs);
     qsort(sorted, (size_t)n_out, sizeof *sorted, compare_output_names);
+    /* each key goes to one output, also when a signature names one tensor
+     * twice */
+    int taken[NN_MAX_IO] = {0};
     for (int i = 0; i < n_out; i++) {
         m->output[i] = sorted[i];
         for (int j = 0; j < n_out; j++)
-            if (outs[j] == sorted[i]) m->output_key[i] = out_keys[j];
+            if (!taken[j] && outs[j] == sorted[i]) {
+                m->output_key[i] = out_keys[j];
+                taken[j] = 1;
+                break;
+            }
     }
     m->n_outputs = n_out;
     return 0;

@@ -722,6 +722,18 @@ static void test_crafted_shapes(void **state)
      * is allowed, the filter's 2^36 values are not */
     write_conv_model("big", "4096", "[1,1,4096,16777216]", NULL, 0);
     expect_load_error("big", "weight filter has a bad shape", "more than 268435456");
+
+    /* a graph with an output but no input: refused without leaking the
+     * output's name (the model fuzz target found the leak; LSan in the
+     * sanitizer build) */
+    write_raw_model("noinput",
+                    "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":["
+                    "{\"name\":\"c\",\"op\":\"Const\",\"attr\":{}},"
+                    "{\"name\":\"o\",\"op\":\"Sigmoid\",\"input\":[\"c\"]}]},"
+                    "\"weightsManifest\":[{\"paths\":[\"noinput.bin\"],\"weights\":[{"
+                    "\"name\":\"c\",\"dtype\":\"float32\",\"shape\":[1]}]}]}",
+                    &one, sizeof one);
+    expect_load_error("noinput", "no inputs or no outputs", NULL);
 }
 
 /* ---- the real models ---- */
