@@ -89,6 +89,9 @@ static enum MHD_Result respond(exchange *x, struct MHD_Connection *conn)
 {
     rd_reply *r = &x->reply;
     struct MHD_Response *resp;
+    /* Whatever the answer, the handler is done with the spool file (a job
+     * moved it away): it goes before the client can read the answer. */
+    rd_upload_drop_file(x->req.body);
     if (r->fd >= 0) {
         resp = MHD_create_response_from_fd64(r->fd_size, r->fd);
         if (resp) r->fd = -1; /* the response closes it */

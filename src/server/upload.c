@@ -400,6 +400,11 @@ int rd_upload_create(const char *content_type, const char *spool_dir,
     return 0;
 }
 
+void rd_upload_drop_file(rd_upload *u)
+{
+    if (u) drop_spool_file(u);
+}
+
 void rd_upload_destroy(rd_upload *u)
 {
     if (!u) return;

@@ -100,6 +100,11 @@ uint64_t rd_upload_file_bytes(const rd_upload *u);
  * it. */
 int rd_upload_keep_file(rd_upload *u, const char *dest);
 
+/* Deletes the spool file now, if one is left (no job took it), and gives back
+ * its budget.  Called before an answer is queued, so a client that reads a
+ * refusal never finds its upload still on disk. */
+void rd_upload_drop_file(rd_upload *u);
+
 /* Cleans a client's file name for display and Content-Disposition: the part
  * after the last '/' or '\', control characters, quotes and backslashes
  * dropped, invalid UTF-8 replaced, at most cap - 1 bytes cut at a character
