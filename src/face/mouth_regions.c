@@ -6,6 +6,7 @@
 #include "face/topology.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,12 +98,17 @@ int rt_mouth_teeth_mask(const rt_image *img, const rt_face *f, int x0, int y0, i
         free(buf);
         return err;
     }
-    /* the teeth's own colour: the brightest tenth of the opening; the dark
-     * interior: its darkest tenth */
-    float yt = rt_roi_percentile(Y, core, n, 0.9f, 0.0f, 1.0f, -1.0f);
+    /* the teeth's own colour: the brightest tenth of the less red half of
+     * the opening (a finger or a lit lip in front of the teeth is redder
+     * and may be brighter: it must not set the teeth's colour); the dark
+     * interior: the opening's darkest tenth */
+    float cr_mid = rt_roi_percentile(Cr, core, n, 0.5f, -0.5f, 0.5f, 0.5f);
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (core[i] > 0.5f && Cr[i] <= cr_mid) ? 1.0f : 0.0f;
+    float yt = rt_roi_percentile(Y, tmp, n, 0.9f, 0.0f, 1.0f, -1.0f);
     float ydark = rt_roi_percentile(Y, core, n, 0.1f, 0.0f, 1.0f, 0.0f);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = (core[i] > 0.5f && Y[i] >= yt - 0.05f) ? 1.0f : 0.0f;
+        tmp[i] = (core[i] > 0.5f && Cr[i] <= cr_mid && Y[i] >= yt - 0.05f) ? 1.0f : 0.0f;
     float crt = rt_roi_percentile(Cr, tmp, n, 0.5f, -0.5f, 0.5f, 0.0f);
     float ylip = rt_roi_percentile(Y, lips, n, 0.5f, 0.0f, 1.0f, -1.0f);
     float crlip = rt_roi_percentile(Cr, lips, n, 0.5f, -0.5f, 0.5f, 0.0f);

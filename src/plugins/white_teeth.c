@@ -18,9 +18,10 @@
  *               is kept) and no channel passes 0.97 (linear).
  * The layer is the edited colour with the teeth mask as alpha.
  *
- * Visibility: teeth behind a hand or an object are kept out only by the
- * mask's colour tests for now; once face visibility lands, multiply the
- * mask by it in treat_mouth() (marked below).
+ * Visibility: the mask is multiplied by the face's lips-and-mouth
+ * visibility (face/visibility.h), so fingers or knuckles over the mouth,
+ * which the colour tests alone can take for teeth in warm light, are left
+ * alone.
  */
 #include "plugins/plugin.h"
 
@@ -52,16 +53,18 @@ typedef struct mouth_job {
     rt_roi roi;
 } mouth_job;
 
-static int treat_mouth(const rt_image *img, const rt_face *face, rt_roi r, float whiten,
-                       float brighten, rt_image *layer, int lx, int ly, int *treated)
+static int treat_mouth(const rt_image *img, const rt_face_analysis *a, int f, rt_roi r,
+                       float whiten, float brighten, rt_image *layer, int lx, int ly, int *treated)
 {
+    const rt_face *face = &a->faces[f];
     const size_t n = (size_t)r.w * r.h;
     float *buf = malloc(7 * n * sizeof *buf);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for a mouth");
     float *T = buf, *Y = buf + n, *Cb = buf + 2 * n, *Cr = buf + 3 * n, *R = buf + 4 * n,
           *G = buf + 5 * n, *B = buf + 6 * n;
     int err = rt_mouth_teeth_mask(img, face, r.x0, r.y0, r.w, r.h, T, (size_t)r.w);
-    /* (after merge: T *= the face's visibility here) */
+    if (!err && a->vis && a->vis[f].lips)
+        rt_face_visibility_apply(&a->vis[f], a->vis[f].lips, r.x0, r.y0, r.w, r.h, T, (size_t)r.w);
     double area = 0;
     for (size_t i = 0; i < n && !err; i++)
         area += T[i];
@@ -153,8 +156,8 @@ static int white_teeth_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         rt_roi u = rt_roi_union(rois, n);
         err = rt_image_create(u.w, u.h, 4, &layer);
         for (int i = 0; i < n && !err; i++)
-            err = treat_mouth(img, &a->faces[jobs[i].face], jobs[i].roi, whiten, brighten, layer,
-                              u.x0, u.y0, &treated);
+            err = treat_mouth(img, a, jobs[i].face, jobs[i].roi, whiten, brighten, layer, u.x0,
+                              u.y0, &treated);
         out->x = u.x0;
         out->y = u.y0;
     }

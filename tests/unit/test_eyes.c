@@ -654,6 +654,62 @@ static void wt_closed_mouth(void **state)
     rt_decoded_destroy(d);
 }
 
+/* A finger across the smile (a strip of the face's own cheek, lit a
+ * little brighter, pasted over the middle of the teeth): the teeth beside
+ * it are whitened, the finger is not touched. */
+static void wt_finger_over_teeth(void **state)
+{
+    (void)state;
+    rt_decoded *d = test_decode(photo("city_smile.jpg", 0));
+    rt_image *im = d->image;
+    rt_face_analysis *a = analyse(im);
+    assert_true(a->nfaces >= 1);
+    int mx, my, mw, mh;
+    assert_true(rt_mouth_bounds(&a->faces[0], 0.0f, im->width, im->height, &mx, &my, &mw, &mh));
+    rt_face_analysis_destroy(a);
+    const int fw = mw / 8, fx = mx + mw / 2 - fw / 2;
+    const int fy0 = my - mh, fy1 = my + 2 * mh;
+    /* the finger's colour: the chin's, below the lower lip */
+    double skin[3] = {0, 0, 0}, ns = 0;
+    for (int y = my + 2 * mh; y < my + 3 * mh && y < im->height; y++)
+        for (int x = mx + mw / 3; x < mx + 2 * mw / 3; x++, ns++)
+            for (int c = 0; c < 3; c++)
+                skin[c] += rt_srgb_to_linear(rt_image_plane(im, c)[(size_t)y * im->width + x]);
+    assert_true(fy0 >= 0 && fy1 < im->height && ns > 0);
+    for (int c = 0; c < 3; c++) {
+        float *p = rt_image_plane(im, c);
+        for (int y = fy0; y < fy1; y++)
+            for (int x = fx; x < fx + fw; x++) {
+                /* round like a finger: lit in the middle, darker at the sides */
+                double u = (x - fx + 0.5) / fw * 2.0 - 1.0;
+                double v = skin[c] / ns * 1.3 * (0.55 + 0.45 * sqrt(1.0 - u * u));
+                p[(size_t)y * im->width + x] = rt_linear_to_srgb((float)fmin(v, 1.0));
+            }
+    }
+    const char *in = test_tmp("finger.png");
+    test_write_image(im, in);
+    rt_decoded *o = run(payload1("White Teeth", "\"Alpha1\":1,\"Alpha2\":1"), in, 0, NULL);
+    double finger = 0, beside = 0;
+    for (int c = 0; c < 3; c++) {
+        const float *p = rt_image_plane(im, c), *q = rt_image_plane(o->image, c);
+        for (int y = my; y < my + mh; y++)
+            for (int x = mx; x < mx + mw; x++) {
+                size_t i = (size_t)y * im->width + x;
+                double dv = fabs((double)q[i] - p[i]);
+                if (x >= fx + 3 && x < fx + fw - 3)
+                    finger = fmax(finger, dv);
+                else if (x < fx - 3 || x >= fx + fw + 3)
+                    beside = fmax(beside, dv);
+            }
+    }
+    print_message("finger over the teeth: max change on the finger %.1f/255, beside it %.1f/255\n",
+                  finger * 255, beside * 255);
+    assert_true(beside * 255 > 10.0); /* the teeth beside the finger are treated */
+    assert_true(finger * 255 < 1.0);
+    rt_decoded_destroy(o);
+    rt_decoded_destroy(d);
+}
+
 static void wt_resolution(void **state)
 {
     (void)state;
@@ -1018,6 +1074,7 @@ int main(void)
         cmocka_unit_test(ev_no_face),
         cmocka_unit_test(wt_identity_at_zero),
         cmocka_unit_test(wt_teeth),
+        cmocka_unit_test(wt_finger_over_teeth),
         cmocka_unit_test(wt_closed_mouth),
         cmocka_unit_test(wt_resolution),
         cmocka_unit_test(wt_threads),
