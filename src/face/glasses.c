@@ -58,14 +58,16 @@ static float zone_evidence(const float *line, const float *mag, zone z, float *s
     return median(colmax, nu) / (texture + 2e-3f);
 }
 
-void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
-                              rt_glasses_evidence *ev)
+/* The upright crop of the eye band (CROP_W x CROP_H, IOD pixels between
+ * the pupils), from the pyramid when there is one, else straight from the
+ * image (level 0); rgb gets 3 floats a pixel, grey its smoothed luma.
+ * Returns the crop's image pixels per crop pixel, 0 without two irises. */
+static double upright_crop(const rt_face_pyramid *pyr, const rt_image *image, const rt_face *face,
+                           float *rgb, float *g, float *sm)
 {
-    memset(ev, 0, sizeof *ev);
     rt_point2 re = face->eye[RT_EYE_RIGHT].iris_center, le = face->eye[RT_EYE_LEFT].iris_center;
     float iod = rt_point_dist(re, le);
-    ev->iod_px = iod;
-    if (!(iod > 1.0f)) return;
+    if (!(iod > 1.0f)) return 0;
     double s = iod / IOD, c = cos(face->roll), n = sin(face->roll);
     double mx = (re.x + le.x) / 2.0, my = (re.y + le.y) / 2.0;
     /* crop centre sits (CROP_H/2 - EYE_ROW) crop pixels below the pupils */
@@ -73,14 +75,10 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
     rt_affine to_image = rt_affine_rect_crop(mx + n * dv, my + c * dv, CROP_W * s, CROP_H * s,
                                              face->roll, CROP_W, CROP_H);
     const size_t np = (size_t)CROP_W * CROP_H;
-    float *buf = malloc(sizeof(float) * (np * 8 + CROP_W));
-    if (!buf) {
-        ev->iod_px = 0; /* no evidence: the probability says 0 */
-        return;
-    }
-    float *rgb = buf, *g = buf + 3 * np, *sm = g + np, *line = sm + np, *mag = line + np,
-          *scratch = mag + np;
-    rt_face_sample_crop(pyr, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+    if (pyr)
+        rt_face_sample_crop(pyr, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+    else
+        rt_face_sample_level(image, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
     for (size_t i = 0; i < np; i++)
         g[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
     /* 3x3 binomial smoothing against pixel noise */
@@ -97,6 +95,118 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
                 }
             sm[v * CROP_W + u] = acc / w;
         }
+    return s;
+}
+
+static float bilinear(const float *im, float u, float v)
+{
+    if (u < 0) u = 0;
+    if (v < 0) v = 0;
+    if (u > CROP_W - 1.001f) u = CROP_W - 1.001f;
+    if (v > CROP_H - 1.001f) v = CROP_H - 1.001f;
+    int i = (int)u, j = (int)v;
+    float fu = u - i, fv = v - j;
+    const float *p = im + j * CROP_W + i;
+    return (1 - fv) * ((1 - fu) * p[0] + fu * p[1]) +
+           fv * ((1 - fu) * p[CROP_W] + fu * p[CROP_W + 1]);
+}
+
+/* Rim search along rays from each pupil (crop pixels).  A rim crosses every
+ * ray as a thin line (darker or brighter than both sides D away, not so
+ * along the tangent); the line scales D cover a 1 px wire to a ~7 mm
+ * plastic rim.  The search ring starts outside the eye opening and the
+ * lower lid (0.30 IOD along the eye line, 0.20 above, 0.25 below) and ends before the brow's middle
+ * and the nose's midline. */
+static const float line_scales[] = {2.0f, 3.5f, 6.0f};
+#define NSCALES 3
+
+typedef struct ray_hit {
+    float r, strength, scale;
+} ray_hit;
+
+static void find_rims(const float *sm, float texture, ray_hit hits[2][RT_LENS_RAYS])
+{
+    for (int e = 0; e < 2; e++) {
+        float pu = CROP_W / 2.0f + (e == RT_EYE_RIGHT ? -0.5f : 0.5f) * IOD, pv = EYE_ROW;
+        for (int k = 0; k < RT_LENS_RAYS; k++) {
+            double phi = 2.0 * M_PI * k / RT_LENS_RAYS;
+            float du = (float)cos(phi), dv = (float)sin(phi);
+            /* lateral: away from the other eye */
+            int lateral = (e == RT_EYE_RIGHT) ? du < 0 : du > 0;
+            float a0 = 0.30f, b0 = dv < 0 ? 0.20f : 0.25f, a1 = lateral ? 0.62f : 0.46f,
+                  b1 = dv < 0 ? 0.42f : 0.48f;
+            float rmin = IOD / sqrtf(du * du / (a0 * a0) + dv * dv / (b0 * b0));
+            float rmax = IOD / sqrtf(du * du / (a1 * a1) + dv * dv / (b1 * b1));
+            ray_hit best = {0, 0, 0};
+            for (float r = rmin; r <= rmax; r += 0.5f) {
+                float u = pu + r * du, v = pv + r * dv;
+                float c0 = bilinear(sm, u, v);
+                for (int q = 0; q < NSCALES; q++) {
+                    float d = line_scales[q];
+                    float in = bilinear(sm, u - d * du, v - d * dv) - c0;
+                    float out = bilinear(sm, u + d * du, v + d * dv) - c0;
+                    float l = bilinear(sm, u - d * dv, v + d * du) - c0;
+                    float rt = bilinear(sm, u + d * dv, v - d * du) - c0;
+                    float across = fmaxf(fminf(in, out), fminf(-in, -out));
+                    float along = fmaxf(fminf(l, rt), fminf(-l, -rt));
+                    float resp = (across - fmaxf(along, 0.0f)) / (texture + 2e-3f);
+                    if (resp > best.strength) best = (ray_hit){r, resp, d};
+                }
+            }
+            if (best.strength <= 0) best = (ray_hit){0.5f * (rmin + rmax), 0, 0};
+            hits[e][k] = best;
+        }
+    }
+}
+
+/* Texture level of the eye band: the median line-filter magnitude. */
+static float band_texture(const float *sm, float *scratch)
+{
+    int n = 0;
+    for (int v = EYE_ROW - IOD / 2; v < EYE_ROW + IOD / 2; v += 2)
+        for (int u = D; u < CROP_W - D; u += 2) {
+            int i = v * CROP_W + u;
+            scratch[n++] = fabsf(sm[i - D * CROP_W] - sm[i]) + fabsf(sm[i + D * CROP_W] - sm[i]) +
+                           fabsf(sm[i - D] - sm[i]) + fabsf(sm[i + D] - sm[i]);
+        }
+    return median(scratch, n);
+}
+
+/* Rim evidence of one eye: a low quantile of the rays' line strengths, so
+ * the rim must go round the eye (a brow above or a wrinkle below is a few
+ * rays only). */
+static float rim_quantile(const ray_hit *hits)
+{
+    float v[RT_LENS_RAYS];
+    for (int k = 0; k < RT_LENS_RAYS; k++)
+        v[k] = hits[k].strength;
+    qsort(v, RT_LENS_RAYS, sizeof *v, cmp_float);
+    return v[RT_LENS_RAYS * 3 / 10];
+}
+
+void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
+                              rt_glasses_evidence *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->iod_px =
+        rt_point_dist(face->eye[RT_EYE_RIGHT].iris_center, face->eye[RT_EYE_LEFT].iris_center);
+    const size_t np = (size_t)CROP_W * CROP_H;
+    float *buf = malloc(sizeof(float) * (np * 8 + CROP_W));
+    if (!buf) {
+        ev->iod_px = 0; /* no evidence: the probability says 0 */
+        return;
+    }
+    float *rgb = buf, *g = buf + 3 * np, *sm = g + np, *line = sm + np, *mag = line + np,
+          *scratch = mag + np;
+    double s = upright_crop(pyr, NULL, face, rgb, g, sm);
+    if (!(s > 0)) {
+        ev->iod_px = 0;
+        free(buf);
+        return;
+    }
+    double c = cos(face->roll), n = sin(face->roll);
+    rt_point2 re = face->eye[RT_EYE_RIGHT].iris_center, le = face->eye[RT_EYE_LEFT].iris_center;
+    double mx = (re.x + le.x) / 2.0, my = (re.y + le.y) / 2.0;
     /* Thin horizontal lines: darker (or brighter) than both neighbours D
      * pixels above and below; the smaller of the two differences, so a
      * step edge (brow, lid, shadow border) scores nothing.  The same test
@@ -130,7 +240,84 @@ void rt_face_glasses_evidence(const rt_face_pyramid *pyr, const rt_face *face,
     zone bridge = {(int)lroundf(inner_u[0] + 0.25f * gap), (int)lroundf(inner_u[1] - 0.25f * gap),
                    EYE_ROW - (int)(0.40f * IOD), EYE_ROW + (int)(0.10f * IOD)};
     ev->bridge = zone_evidence(line, mag, bridge, scratch);
+    /* the rims round both eyes */
+    ray_hit hits[2][RT_LENS_RAYS];
+    find_rims(sm, band_texture(sm, scratch), hits);
+    ev->rim[0] = rim_quantile(hits[0]);
+    ev->rim[1] = rim_quantile(hits[1]);
     free(buf);
+}
+
+static int cmp_hit_r(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+int rt_face_glasses_lenses(const rt_image *image, const rt_face *face, rt_glasses_lenses *out)
+{
+    memset(out, 0, sizeof *out);
+    const size_t np = (size_t)CROP_W * CROP_H;
+    float *buf = malloc(sizeof(float) * (np * 5 + np / 4));
+    if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory");
+    float *rgb = buf, *g = buf + 3 * np, *sm = g + np, *scratch = sm + np;
+    double s = upright_crop(NULL, image, face, rgb, g, sm);
+    if (!(s > 0)) {
+        free(buf);
+        return rt_error(RT_ERR_ARG, "the face has no irises to place lenses by");
+    }
+    ray_hit hits[2][RT_LENS_RAYS];
+    find_rims(sm, band_texture(sm, scratch), hits);
+    free(buf);
+    out->roll = face->roll;
+    out->iod_px = (float)(s * IOD);
+    for (int e = 0; e < 2; e++) {
+        rt_glasses_lens *L = &out->lens[e];
+        L->pupil = face->eye[e].iris_center;
+        /* the rim's inner edge per ray, then a circular median of 5 rays:
+         * a ray that caught the brow or a lash line instead of the rim is
+         * outvoted by its neighbours */
+        float inner[RT_LENS_RAYS];
+        for (int k = 0; k < RT_LENS_RAYS; k++) {
+            const ray_hit *h = &hits[e][k];
+            inner[k] = h->r - 0.6f * h->scale - 1.0f;
+            L->rim[k] = h->strength;
+        }
+        for (int k = 0; k < RT_LENS_RAYS; k++) {
+            float w[7];
+            for (int j = -3; j <= 3; j++)
+                w[j + 3] = inner[(k + j + RT_LENS_RAYS) % RT_LENS_RAYS];
+            qsort(w, 7, sizeof *w, cmp_hit_r);
+            /* never inside the eye opening: the lens holds the whole eye */
+            double phi = 2.0 * M_PI * k / RT_LENS_RAYS;
+            float du = (float)cos(phi), dv = (float)sin(phi);
+            float a = 0.27f, b = dv < 0 ? 0.17f : 0.21f;
+            float floor_r = IOD / sqrtf(du * du / (a * a) + dv * dv / (b * b));
+            L->radius[k] = (float)(fmaxf(w[3], floor_r) * s);
+        }
+    }
+    return 0;
+}
+
+float rt_glasses_lens_weight(const rt_glasses_lens *lens, float roll, float x, float y,
+                             float feather)
+{
+    float dx = x - lens->pupil.x, dy = y - lens->pupil.y;
+    float c = cosf(roll), n = sinf(roll);
+    /* into the upright frame: u along the eye line, v down the face */
+    float u = c * dx - n * dy, v = n * dx + c * dy;
+    float d = sqrtf(u * u + v * v);
+    float a = atan2f(v, u);
+    if (a < 0) a += 2.0f * (float)M_PI;
+    float t = a / (2.0f * (float)M_PI) * RT_LENS_RAYS;
+    int k0 = (int)t % RT_LENS_RAYS, k1 = (k0 + 1) % RT_LENS_RAYS;
+    float f = t - floorf(t);
+    float r = (1 - f) * lens->radius[k0] + f * lens->radius[k1];
+    if (feather <= 0) return d < r ? 1.0f : 0.0f;
+    float w = (r - d) / feather;
+    if (w <= 0) return 0.0f;
+    if (w >= 1) return 1.0f;
+    return w * w * (3 - 2 * w);
 }
 
 /* Logistic of the bridge evidence, centred between the bare faces' highest
