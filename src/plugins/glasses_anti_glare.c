@@ -18,12 +18,21 @@
  *      perpendicular bisector of the pupils (the facial-symmetry prior),
  *      scaled per channel by the ratio of the two lenses' floor 30th
  *      percentiles (a face lit from one side keeps its light);
- *   4. R = the excess F - E beyond a dead zone (2 % + 25 % of E: the two
- *      eyes are never identical), grown back by the min filter's radius
+ *      and at least, in the lens's outer part (from 0.45 to 0.75 of its
+ *      radius), the floor of the skin just outside the rim on that ray;
+ *      every prior must agree (E is their maximum);
+ *   4. R = the lift F - E where it exceeds a dead zone of 3 % + E (a
+ *      reflection at least doubles the floor; the two eyes and the rim's
+ *      surroundings are never identical, and on the test photos smaller
+ *      dead zones darkened clean lenses by 2-7 steps), the whole lift once
+ *      past twice the dead zone, grown back by the min filter's radius
  *      (a max filter) and smoothed: per channel, so a coating's tint goes
  *      with it;
- *   5. full resolution: T = I - s R x lens weight (never below 15 % of I),
- *      written as a linear-light layer b = 0.5 + (T - I) / 2 with alpha 1
+ *   5. full resolution: T = I - s R x lens weight (never below 15 % of I);
+ *      hot spots (every channel >= 0.92, connected, larger than a disc of
+ *      0.45 iris radii so catchlights stay) are filled by the membrane of
+ *      their surroundings (filters/inpaint.h), at opacity s;
+ *   6. written as a linear-light layer b = 0.5 + (T - I) / 2 with alpha 1
  *      where it changes something, 0 elsewhere.
  * A reflection on the same spot of both lenses has no clean reference and
  * is kept (first version: no second prior such as the skin outside the
@@ -45,9 +54,9 @@
 #include "face/analysis.h"
 #include "face/glasses.h"
 #include "face/roi_filters.h"
+#include "filters/inpaint.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,12 +64,14 @@
 #define WORK_IOD 96.0f      /* analysis resolution: px between the pupils */
 #define FLOOR_RADIUS 0.055f /* of the IOD: 0.3 iris diameters */
 #define FEATHER 0.03f       /* of the IOD: the lens weight's ramp inside the rim */
-#define DEAD_ZONE_ABS 0.02f
-#define DEAD_ZONE_REL 0.25f
+#define DEAD_ZONE_ABS 0.03f
+#define DEAD_ZONE_REL 1.0f
 #define GAIN_QUANTILE 0.5f
 #define LOCAL_RADIUS                                                                               \
     0.13f /* of the IOD: the local prior's opening, wider than a small reflection */
 #define KEEP_FRACTION 0.15f /* a pixel keeps at least this much of itself */
+#define HOT_LEVEL 0.92f     /* sRGB: every channel at least this: near clipped */
+#define HOT_MIN_IRIS 0.45f  /* a hot spot is larger than a disc of this many iris radii */
 
 typedef struct face_work {
     int index; /* in the analysis */
@@ -108,6 +119,21 @@ static float sample_clamped(const float *p, int w, int h, float x, float y)
     float fx = x - i, fy = y - j;
     return (1 - fy) * ((1 - fx) * p[j * w + i] + fx * p[j * w + i1]) +
            fy * ((1 - fx) * p[j1 * w + i] + fx * p[j1 * w + i1]);
+}
+
+/* Where image point (x, y) is relative to a lens: the ray position t in
+ * [0, RT_LENS_RAYS) and the distance over the lens radius there. */
+static float lens_rel(const rt_glasses_lens *L, float roll, float x, float y, float *t)
+{
+    float dx = x - L->pupil.x, dy = y - L->pupil.y, c = cosf(roll), n = sinf(roll);
+    float u = c * dx - n * dy, v = n * dx + c * dy;
+    float a = atan2f(v, u);
+    if (a < 0) a += 2.0f * (float)M_PI;
+    *t = a / (2.0f * (float)M_PI) * RT_LENS_RAYS;
+    int k0 = (int)*t % RT_LENS_RAYS, k1 = (k0 + 1) % RT_LENS_RAYS;
+    float f = *t - floorf(*t);
+    float r = (1 - f) * L->radius[k0] + f * L->radius[k1];
+    return sqrtf(u * u + v * v) / fmaxf(r, 1e-3f);
 }
 
 /* Steps 1-4 for one face: fills fw->R (caller frees). */
@@ -171,8 +197,6 @@ static int estimate_reflection(const rt_image *im, face_work *fw)
             float g = (q[0] > 1e-3f && q[1] > 1e-3f) ? q[e] / q[1 - e] : 1.0f;
             gain[e][c] = fminf(fmaxf(g, 0.125f), 8.0f);
         }
-        if (getenv("GLARE_DEBUG"))
-            fprintf(stderr, "channel %d: floor medians %.4f %.4f\n", c, q[0], q[1]);
     }
     /* the local prior: each lens's own floor opened at a wider radius (a
      * lower envelope that small reflections do not reach), smoothed */
@@ -188,6 +212,36 @@ static int estimate_reflection(const rt_image *im, face_work *fw)
         rt_roi_min_filter(E, cw, ch, big, X);
         rt_roi_max_filter(E, cw, ch, big, X);
         rt_roi_box_blur3(E, cw, ch, 0.5f * big, X);
+    }
+    /* the rim prior: through a clear lens the skin just inside the rim
+     * looks like the skin just outside it, so in a lens's outer part the
+     * floor is expected at least as high as outside (per ray: the
+     * brightest of four samples 1.1-1.4 radii out, skin rather than
+     * frame; a 3-ray median) */
+    float out_floor[2][3][RT_LENS_RAYS];
+    {
+        float cr = cosf(gl->roll), sr = sinf(gl->roll);
+        for (int e = 0; e < 2; e++)
+            for (int c = 0; c < 3; c++) {
+                float raw[RT_LENS_RAYS];
+                for (int kk = 0; kk < RT_LENS_RAYS; kk++) {
+                    const rt_glasses_lens *Ls = &gl->lens[e];
+                    float ang = (float)(2 * M_PI * kk / RT_LENS_RAYS), best = 0;
+                    for (int j = 0; j < 4; j++) {
+                        float rr = Ls->radius[kk] * (1.1f + 0.1f * j);
+                        float u = rr * cosf(ang), v = rr * sinf(ang);
+                        float x = Ls->pupil.x + cr * u + sr * v, y = Ls->pupil.y - sr * u + cr * v;
+                        best = fmaxf(best, sample_clamped(F + c * nc, cw, ch, (x - r.x0) / kc,
+                                                          (y - r.y0) / kc));
+                    }
+                    raw[kk] = best;
+                }
+                for (int kk = 0; kk < RT_LENS_RAYS; kk++) {
+                    float a3 = raw[(kk + RT_LENS_RAYS - 1) % RT_LENS_RAYS], b3 = raw[kk],
+                          c3 = raw[(kk + 1) % RT_LENS_RAYS];
+                    out_floor[e][c][kk] = fmaxf(fminf(a3, b3), fminf(fmaxf(a3, b3), c3));
+                }
+            }
     }
     /* 3-4. excess over the mirrored other lens */
     rt_point2 p0 = gl->lens[0].pupil, p1 = gl->lens[1].pupil;
@@ -211,10 +265,23 @@ static int estimate_reflection(const rt_image *im, face_work *fw)
                     continue;
                 float expected = gain[e][c] * sample_clamped(F + c * nc, cw, ch, (xm - r.x0) / kc,
                                                              (ym - r.y0) / kc);
-                /* both priors must agree that the floor is lifted */
+                /* every prior must agree that the floor is lifted */
                 expected = fmaxf(expected, Eloc[c * nc + q]);
+                float ray;
+                float rel = lens_rel(&gl->lens[e], gl->roll, x, y, &ray);
+                float fade = fminf(fmaxf((rel - 0.45f) / 0.3f, 0.0f), 1.0f);
+                if (fade > 0) {
+                    int k0 = (int)ray % RT_LENS_RAYS, k1 = (k0 + 1) % RT_LENS_RAYS;
+                    float f = ray - floorf(ray);
+                    float o = (1 - f) * out_floor[e][c][k0] + f * out_floor[e][c][k1];
+                    expected = fmaxf(expected, fade * fade * (3 - 2 * fade) * o);
+                }
+                /* beyond the dead zone the whole lift counts, reached over
+                 * a second dead zone (no step at its edge) */
                 float dead = DEAD_ZONE_ABS + DEAD_ZONE_REL * expected;
-                Xc[q] = fmaxf(0.0f, F[c * nc + q] - expected - dead);
+                float lift = F[c * nc + q] - expected;
+                float t = fminf(fmaxf((lift - dead) / dead, 0.0f), 1.0f);
+                Xc[q] = t * lift;
             }
         /* grown back to the reflection's extent, then smoothed */
     }
@@ -229,34 +296,169 @@ static int estimate_reflection(const rt_image *im, face_work *fw)
     return 0;
 }
 
-/* Step 5 for one face into the layer (placed at lx, ly). */
-static void apply_face(const rt_image *im, const face_work *fw, float strength, rt_image *layer,
-                       int lx, int ly)
+/* Hot spots: near-clipped connected areas of a lens larger than a
+ * catchlight (a disc of HOT_MIN_IRIS iris radii), grown by 2 px; hole is
+ * roi-sized, w the lens weight.  Returns how many pixels it marked. */
+static size_t find_hot_spots(const rt_image *im, rt_roi r, const float *w, float min_area,
+                             unsigned char *hole, int *stack)
+{
+    const size_t nf = (size_t)r.w * r.h;
+    memset(hole, 0, nf);
+    for (int y = 0; y < r.h; y++)
+        for (int x = 0; x < r.w; x++) {
+            size_t q = (size_t)y * r.w + x, si = (size_t)(y + r.y0) * im->width + x + r.x0;
+            float m = fminf(rt_image_plane(im, 0)[si],
+                            fminf(rt_image_plane(im, 1)[si], rt_image_plane(im, 2)[si]));
+            if (w[q] >= 0.5f && m >= HOT_LEVEL) hole[q] = 1;
+        }
+    /* connected components (4-neighbours): 1 candidate, 2 kept, 3 dropped */
+    size_t marked = 0;
+    for (size_t q0 = 0; q0 < nf; q0++) {
+        if (hole[q0] != 1) continue;
+        size_t n = 0, top = 0;
+        stack[top++] = (int)q0;
+        hole[q0] = 4; /* visiting */
+        /* first pass: count */
+        while (top) {
+            int q = stack[--top];
+            n++;
+            int x = q % r.w, y = q / r.w;
+            const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+            for (int k = 0; k < 4; k++) {
+                int xx = x + nb[k][0], yy = y + nb[k][1];
+                if (xx < 0 || yy < 0 || xx >= r.w || yy >= r.h) continue;
+                size_t qq = (size_t)yy * r.w + xx;
+                if (hole[qq] == 1) {
+                    hole[qq] = 4;
+                    stack[top++] = (int)qq;
+                }
+            }
+        }
+        /* second pass: relabel the component */
+        unsigned char label = (float)n >= min_area ? 2 : 3;
+        top = 0;
+        stack[top++] = (int)q0;
+        hole[q0] = label;
+        while (top) {
+            int q = stack[--top];
+            int x = q % r.w, y = q / r.w;
+            const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+            for (int k = 0; k < 4; k++) {
+                int xx = x + nb[k][0], yy = y + nb[k][1];
+                if (xx < 0 || yy < 0 || xx >= r.w || yy >= r.h) continue;
+                size_t qq = (size_t)yy * r.w + xx;
+                if (hole[qq] == 4) {
+                    hole[qq] = label;
+                    stack[top++] = (int)qq;
+                }
+            }
+        }
+        if (label == 2) marked += n;
+    }
+    if (!marked) {
+        memset(hole, 0, nf);
+        return 0;
+    }
+    /* kept components grown by 2 px inside the lens (their glow), never on
+     * the rectangle's border (the membrane needs a boundary there) */
+    for (size_t q = 0; q < nf; q++)
+        hole[q] = hole[q] == 2;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t q = 0; q < nf; q++)
+            if (hole[q] == 1) {
+                int x = (int)(q % (size_t)r.w), y = (int)(q / (size_t)r.w);
+                const int nb[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+                for (int k = 0; k < 4; k++) {
+                    int xx = x + nb[k][0], yy = y + nb[k][1];
+                    if (xx < 0 || yy < 0 || xx >= r.w || yy >= r.h) continue;
+                    size_t qq = (size_t)yy * r.w + xx;
+                    if (!hole[qq] && w[qq] > 0) hole[qq] = 2;
+                }
+            }
+        for (size_t q = 0; q < nf; q++)
+            if (hole[q] == 2) hole[q] = 1;
+    }
+    for (int y = 0; y < r.h; y++)
+        for (int x = 0; x < r.w; x++)
+            if (x == 0 || y == 0 || x == r.w - 1 || y == r.h - 1) hole[(size_t)y * r.w + x] = 0;
+    return marked;
+}
+
+/* Step 5 for one face into the layer (placed at lx, ly): the reflection
+ * subtracted, then hot spots filled by the membrane of what surrounds them
+ * (first version: smooth, no texture borrowed from the other eye). */
+static int apply_face(const rt_image *im, const rt_face *face, const face_work *fw, float strength,
+                      rt_image *layer, int lx, int ly)
 {
     const rt_roi r = fw->roi;
     const rt_glasses_lenses *gl = &fw->gl;
     const size_t nf = (size_t)r.w * r.h;
     const float feather = FEATHER * gl->iod_px;
+    float *T = malloc(sizeof(float) * nf * 4);
+    unsigned char *hole = malloc(nf);
+    int *stack = malloc(sizeof(int) * nf);
+    if (!T || !hole || !stack) {
+        free(T);
+        free(hole);
+        free(stack);
+        return rt_error(RT_ERR_NOMEM, "Glasses Anti Glare: out of memory");
+    }
+    float *w = T + 3 * nf;
 #pragma omp parallel for schedule(static)
     for (int y = 0; y < r.h; y++)
         for (int x = 0; x < r.w; x++) {
             size_t q = (size_t)y * r.w + x;
-            float rmax = fmaxf(fw->R[q], fmaxf(fw->R[nf + q], fw->R[2 * nf + q]));
-            if (!(rmax > 0)) continue;
             float px = r.x0 + x + 0.5f, py = r.y0 + y + 0.5f;
-            float w = fmaxf(rt_glasses_lens_weight(&gl->lens[0], gl->roll, px, py, feather),
-                            rt_glasses_lens_weight(&gl->lens[1], gl->roll, px, py, feather));
-            if (!(w > 0)) continue;
+            w[q] = fmaxf(rt_glasses_lens_weight(&gl->lens[0], gl->roll, px, py, feather),
+                         rt_glasses_lens_weight(&gl->lens[1], gl->roll, px, py, feather));
             size_t si = (size_t)(y + r.y0) * im->width + x + r.x0;
-            size_t li = (size_t)(y + r.y0 - ly) * layer->width + x + r.x0 - lx;
             for (int c = 0; c < 3; c++) {
-                float I = rt_image_plane(im, c)[si];
-                float lin = rt_srgb_to_linear(I);
-                float T = fmaxf(lin - strength * w * fw->R[c * nf + q], KEEP_FRACTION * lin);
-                rt_image_plane(layer, c)[li] = 0.5f + 0.5f * (rt_linear_to_srgb(T) - I);
+                float lin = rt_srgb_to_linear(rt_image_plane(im, c)[si]);
+                T[c * nf + q] =
+                    fmaxf(lin - strength * w[q] * fw->R[c * nf + q], KEEP_FRACTION * lin);
             }
-            rt_image_plane(layer, 3)[li] = 1.0f;
         }
+    float ir = 0.5f * (face->eye[0].iris_radius + face->eye[1].iris_radius);
+    float min_area = (float)M_PI * (HOT_MIN_IRIS * ir) * (HOT_MIN_IRIS * ir);
+    size_t hot = find_hot_spots(im, r, w, min_area, hole, stack);
+    int err = 0;
+    if (hot) {
+        float *fill = malloc(sizeof(float) * nf);
+        if (!fill) err = rt_error(RT_ERR_NOMEM, "Glasses Anti Glare: out of memory");
+        for (int c = 0; c < 3 && !err; c++) {
+            memcpy(fill, T + c * nf, sizeof(float) * nf);
+            err = rt_membrane_fill(fill, r.w, r.h, (size_t)r.w, hole);
+            for (size_t q = 0; q < nf && !err; q++)
+                if (hole[q]) T[c * nf + q] += strength * w[q] * (fill[q] - T[c * nf + q]);
+        }
+        free(fill);
+    }
+    if (!err) {
+#pragma omp parallel for schedule(static)
+        for (int y = 0; y < r.h; y++)
+            for (int x = 0; x < r.w; x++) {
+                size_t q = (size_t)y * r.w + x;
+                if (!(w[q] > 0)) continue;
+                size_t si = (size_t)(y + r.y0) * im->width + x + r.x0;
+                size_t li = (size_t)(y + r.y0 - ly) * layer->width + x + r.x0 - lx;
+                int changed = 0;
+                float b[3];
+                for (int c = 0; c < 3; c++) {
+                    float I = rt_image_plane(im, c)[si];
+                    float lin = rt_srgb_to_linear(I);
+                    if (T[c * nf + q] != lin) changed = 1;
+                    b[c] = 0.5f + 0.5f * (rt_linear_to_srgb(T[c * nf + q]) - I);
+                }
+                if (!changed) continue;
+                for (int c = 0; c < 3; c++)
+                    rt_image_plane(layer, c)[li] = b[c];
+                rt_image_plane(layer, 3)[li] = 1.0f;
+            }
+    }
+    free(T);
+    free(hole);
+    free(stack);
+    return err;
 }
 
 /* The faces' rectangles of the (rounded) layer side by side, top-aligned. */
@@ -334,9 +536,9 @@ static int glasses_anti_glare_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             u = rt_roi_union(two, 2);
         }
         err = rt_image_create(u.w, u.h, 4, &layer);
+        for (int i = 0; i < n && !err; i++)
+            err = apply_face(im, &a->faces[fw[i].index], &fw[i], strength, layer, u.x0, u.y0);
         if (!err) {
-            for (int i = 0; i < n; i++)
-                apply_face(im, &fw[i], strength, layer, u.x0, u.y0);
             /* rounded here so the packed patches hold the very values the
              * pipeline composites */
             for (int c = 0; c < 4; c++)
@@ -352,12 +554,18 @@ static int glasses_anti_glare_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             json_object_set_new(meta, "layoutMode", json_string(patch ? "patch" : "full"));
             if (patch) err = pack_patches(layer, u.x0, u.y0, fw, n, faces, &packed);
             json_object_set_new(meta, "faces", faces);
+        }
+        if (!err) {
             out->layer = layer;
             out->x = u.x0;
             out->y = u.y0;
             out->quantized = 1;
             out->stored_layer = packed;
             out->metadata = meta;
+        } else {
+            rt_image_destroy(layer);
+            rt_image_destroy(packed);
+            json_decref(meta);
         }
     }
     for (int i = 0; i < a->nfaces; i++)
