@@ -58,6 +58,65 @@ static float zone_evidence(const float *line, const float *mag, zone z, float *s
     return median(colmax, nu) / (texture + 2e-3f);
 }
 
+/* rt_face_sample_level from the image's eye band box-averaged by the
+ * crop's integer scale first: sampling a 24 MP image directly takes 4x4
+ * scattered taps per crop pixel (~5x slower than one sequential pass). */
+static int sample_reduced(const rt_image *image, const rt_affine *to_image, double s, float *rgb)
+{
+    int f = (int)floor(s);
+    if (f < 2) {
+        rt_face_sample_level(image, to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+        return 0;
+    }
+    double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+    for (int k = 0; k < 4; k++) {
+        rt_point2 p = rt_affine_apply(to_image, (k & 1) * CROP_W, (k >> 1) * CROP_H);
+        x0 = fmin(x0, p.x), x1 = fmax(x1, p.x), y0 = fmin(y0, p.y), y1 = fmax(y1, p.y);
+    }
+    int ix0 = (int)floor(x0) - f, iy0 = (int)floor(y0) - f;
+    ix0 = ix0 < 0 ? 0 : ix0 - ix0 % f, iy0 = iy0 < 0 ? 0 : iy0 - iy0 % f;
+    int ix1 = (int)ceil(x1) + f, iy1 = (int)ceil(y1) + f;
+    if (ix1 > image->width) ix1 = image->width;
+    if (iy1 > image->height) iy1 = image->height;
+    int w = (ix1 - ix0) / f, h = (iy1 - iy0) / f;
+    if (w < 2 || h < 2) {
+        rt_face_sample_level(image, to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+        return 0;
+    }
+    rt_image *small;
+    if (rt_image_create_uninit(w, h, 3, &small)) return -1;
+    const float inv = 1.0f / (float)(f * f);
+    for (int c = 0; c < 3; c++) {
+        const float *src = rt_image_plane(image, c);
+        float *dst = rt_image_plane(small, c);
+        for (int y = 0; y < h; y++) {
+            float *row = dst + (size_t)y * w;
+            for (int x = 0; x < w; x++)
+                row[x] = 0;
+            for (int j = 0; j < f; j++) {
+                const float *sr = src + (size_t)(iy0 + y * f + j) * image->width + ix0;
+                for (int x = 0; x < w; x++) {
+                    float acc = 0;
+                    for (int i = 0; i < f; i++)
+                        acc += sr[x * f + i];
+                    row[x] += acc;
+                }
+            }
+            for (int x = 0; x < w; x++)
+                row[x] *= inv;
+        }
+    }
+    /* crop -> image -> small: (p - origin) / f */
+    rt_affine m = *to_image;
+    m.m[2] -= ix0;
+    m.m[5] -= iy0;
+    for (int k = 0; k < 6; k++)
+        m.m[k] /= f;
+    rt_face_sample_level(small, &m, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+    rt_image_destroy(small);
+    return 0;
+}
+
 /* The upright crop of the eye band (CROP_W x CROP_H, IOD pixels between
  * the pupils), from the pyramid when there is one, else straight from the
  * image (level 0); rgb gets 3 floats a pixel, grey its smoothed luma.
@@ -77,8 +136,8 @@ static double upright_crop(const rt_face_pyramid *pyr, const rt_image *image, co
     const size_t np = (size_t)CROP_W * CROP_H;
     if (pyr)
         rt_face_sample_crop(pyr, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
-    else
-        rt_face_sample_level(image, &to_image, CROP_W, CROP_H, 1.0f, 0.0f, rgb);
+    else if (sample_reduced(image, &to_image, s, rgb))
+        return 0;
     for (size_t i = 0; i < np; i++)
         g[i] = 0.299f * rgb[3 * i] + 0.587f * rgb[3 * i + 1] + 0.114f * rgb[3 * i + 2];
     /* 3x3 binomial smoothing against pixel noise */

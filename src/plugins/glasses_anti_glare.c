@@ -30,7 +30,8 @@
  *      with it;
  *   5. full resolution: T = I - s R x lens weight (never below 15 % of I);
  *      hot spots (every channel >= 0.92, connected, larger than a disc of
- *      0.45 iris radii so catchlights stay) are filled by the membrane of
+ *      0.45 iris radii so catchlights stay), with their glow (0.03 IOD
+ *      round them), are filled by the membrane of
  *      their surroundings (filters/inpaint.h), at opacity s;
  *   6. written as a linear-light layer b = 0.5 + (T - I) / 2 with alpha 1
  *      where it changes something, 0 elsewhere.
@@ -71,6 +72,7 @@
     0.13f /* of the IOD: the local prior's opening, wider than a small reflection */
 #define KEEP_FRACTION 0.15f /* a pixel keeps at least this much of itself */
 #define HOT_LEVEL 0.92f     /* sRGB: every channel at least this: near clipped */
+#define HOT_GLOW 0.03f      /* of the IOD: a hot spot's glow, filled with it */
 #define HOT_MIN_IRIS 0.45f  /* a hot spot is larger than a disc of this many iris radii */
 
 typedef struct face_work {
@@ -297,10 +299,12 @@ static int estimate_reflection(const rt_image *im, face_work *fw)
 }
 
 /* Hot spots: near-clipped connected areas of a lens larger than a
- * catchlight (a disc of HOT_MIN_IRIS iris radii), grown by 2 px; hole is
- * roi-sized, w the lens weight.  Returns how many pixels it marked. */
-static size_t find_hot_spots(const rt_image *im, rt_roi r, const float *w, float min_area,
-                             unsigned char *hole, int *stack)
+ * catchlight (a disc of HOT_MIN_IRIS iris radii), grown by `grow` px; hole is
+ * roi-sized, w the lens weight (< 0: not computed yet, done here when the
+ * growth reaches it).  Returns how many pixels it marked. */
+static size_t find_hot_spots(const rt_image *im, rt_roi r, const rt_glasses_lenses *gl,
+                             float feather, float *w, float min_area, int grow, unsigned char *hole,
+                             int *stack)
 {
     const size_t nf = (size_t)r.w * r.h;
     memset(hole, 0, nf);
@@ -359,11 +363,11 @@ static size_t find_hot_spots(const rt_image *im, rt_roi r, const float *w, float
         memset(hole, 0, nf);
         return 0;
     }
-    /* kept components grown by 2 px inside the lens (their glow), never on
+    /* kept components grown by `grow` px inside the lens (their glow), never on
      * the rectangle's border (the membrane needs a boundary there) */
     for (size_t q = 0; q < nf; q++)
         hole[q] = hole[q] == 2;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < grow; pass++) {
         for (size_t q = 0; q < nf; q++)
             if (hole[q] == 1) {
                 int x = (int)(q % (size_t)r.w), y = (int)(q / (size_t)r.w);
@@ -372,7 +376,14 @@ static size_t find_hot_spots(const rt_image *im, rt_roi r, const float *w, float
                     int xx = x + nb[k][0], yy = y + nb[k][1];
                     if (xx < 0 || yy < 0 || xx >= r.w || yy >= r.h) continue;
                     size_t qq = (size_t)yy * r.w + xx;
-                    if (!hole[qq] && w[qq] > 0) hole[qq] = 2;
+                    if (hole[qq]) continue;
+                    if (w[qq] < 0) {
+                        float px = r.x0 + xx + 0.5f, py = r.y0 + yy + 0.5f;
+                        w[qq] =
+                            fmaxf(rt_glasses_lens_weight(&gl->lens[0], gl->roll, px, py, feather),
+                                  rt_glasses_lens_weight(&gl->lens[1], gl->roll, px, py, feather));
+                    }
+                    if (w[qq] > 0) hole[qq] = 2;
                 }
             }
         for (size_t q = 0; q < nf; q++)
@@ -408,21 +419,48 @@ static int apply_face(const rt_image *im, const rt_face *face, const face_work *
     for (int y = 0; y < r.h; y++)
         for (int x = 0; x < r.w; x++) {
             size_t q = (size_t)y * r.w + x;
-            float px = r.x0 + x + 0.5f, py = r.y0 + y + 0.5f;
-            w[q] = fmaxf(rt_glasses_lens_weight(&gl->lens[0], gl->roll, px, py, feather),
-                         rt_glasses_lens_weight(&gl->lens[1], gl->roll, px, py, feather));
             size_t si = (size_t)(y + r.y0) * im->width + x + r.x0;
+            float s0 = rt_image_plane(im, 0)[si], s1 = rt_image_plane(im, 1)[si],
+                  s2 = rt_image_plane(im, 2)[si];
+            /* the lens weight only where something may change: a
+             * reflection estimate or a near-clipped pixel (most of a clean
+             * lens has neither) */
+            float rmax = fmaxf(fw->R[q], fmaxf(fw->R[nf + q], fw->R[2 * nf + q]));
+            int hot = fminf(s0, fminf(s1, s2)) >= HOT_LEVEL;
+            w[q] = -1.0f; /* not computed */
+            if (rmax > 0 || hot) {
+                float px = r.x0 + x + 0.5f, py = r.y0 + y + 0.5f;
+                w[q] = fmaxf(rt_glasses_lens_weight(&gl->lens[0], gl->roll, px, py, feather),
+                             rt_glasses_lens_weight(&gl->lens[1], gl->roll, px, py, feather));
+            }
+            if (!(w[q] > 0)) {
+                T[q] = -1.0f; /* not computed: only a hot spot's boundary needs it */
+                continue;
+            }
+            const float sv[3] = {s0, s1, s2};
             for (int c = 0; c < 3; c++) {
-                float lin = rt_srgb_to_linear(rt_image_plane(im, c)[si]);
+                float lin = rt_srgb_to_linear(sv[c]);
                 T[c * nf + q] =
-                    fmaxf(lin - strength * w[q] * fw->R[c * nf + q], KEEP_FRACTION * lin);
+                    rmax > 0 ? fmaxf(lin - strength * w[q] * fw->R[c * nf + q], KEEP_FRACTION * lin)
+                             : lin;
             }
         }
     float ir = 0.5f * (face->eye[0].iris_radius + face->eye[1].iris_radius);
     float min_area = (float)M_PI * (HOT_MIN_IRIS * ir) * (HOT_MIN_IRIS * ir);
-    size_t hot = find_hot_spots(im, r, w, min_area, hole, stack);
+    int grow = (int)lroundf(HOT_GLOW * gl->iod_px);
+    size_t hot = find_hot_spots(im, r, gl, feather, w, min_area, grow > 2 ? grow : 2, hole, stack);
     int err = 0;
     if (hot) {
+        /* the membrane's boundary: T of the pixels the first pass skipped */
+#pragma omp parallel for schedule(static)
+        for (int y = 0; y < r.h; y++)
+            for (int x = 0; x < r.w; x++) {
+                size_t q = (size_t)y * r.w + x;
+                if (T[q] >= 0) continue;
+                size_t si = (size_t)(y + r.y0) * im->width + x + r.x0;
+                for (int c = 0; c < 3; c++)
+                    T[c * nf + q] = rt_srgb_to_linear(rt_image_plane(im, c)[si]);
+            }
         float *fill = malloc(sizeof(float) * nf);
         if (!fill) err = rt_error(RT_ERR_NOMEM, "Glasses Anti Glare: out of memory");
         for (int c = 0; c < 3 && !err; c++) {
@@ -541,10 +579,23 @@ static int glasses_anti_glare_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
         if (!err) {
             /* rounded here so the packed patches hold the very values the
              * pipeline composites */
-            for (int c = 0; c < 4; c++)
-                for (int y = 0; y < u.h; y++)
-                    rt_quantize_row(rt_image_plane(layer, c) + (size_t)y * u.w, u.w, u.x0, u.y0 + y,
-                                    c, ctx->bits);
+            /* only the runs the layer covers (alpha is exactly 0 or 1) */
+            for (int y = 0; y < u.h; y++) {
+                const float *al = rt_image_plane(layer, 3) + (size_t)y * u.w;
+                for (int x = 0; x < u.w;) {
+                    if (al[x] == 0) {
+                        x++;
+                        continue;
+                    }
+                    int x1 = x;
+                    while (x1 < u.w && al[x1] != 0)
+                        x1++;
+                    for (int c = 0; c < 3; c++)
+                        rt_quantize_row(rt_image_plane(layer, c) + (size_t)y * u.w + x, x1 - x,
+                                        u.x0 + x, u.y0 + y, c, ctx->bits);
+                    x = x1;
+                }
+            }
             meta = json_object();
             json_t *faces = json_array();
             for (int i = 0; i < n; i++)
