@@ -105,8 +105,12 @@ int main(int argc, char **argv)
         for (int i = 0; i < an->nfaces; i++) {
             rt_glasses_evidence ev;
             rt_face_glasses_evidence(pyr, &an->faces[i], &ev);
-            printf("%-40s face %d iod %5.0f glasses %.3f bridge %.2f rim %.2f %.2f\n", name, i,
-                   ev.iod_px, an->faces[i].glasses, ev.bridge, ev.rim[0], ev.rim[1]);
+            printf(
+                "%-34s %d iod %4.0f p %.2f bridge %.2f rim %.2f %.2f sect lat %.2f %.2f low %.2f "
+                "%.2f nas %.2f %.2f up %.2f %.2f\n",
+                name, i, ev.iod_px, an->faces[i].glasses, ev.bridge, ev.rim[0], ev.rim[1],
+                ev.sector[0][0], ev.sector[1][0], ev.sector[0][1], ev.sector[1][1], ev.sector[0][2],
+                ev.sector[1][2], ev.sector[0][3], ev.sector[1][3]);
             snprintf(path, sizeof path, "%s/%s_lens%d.png", outdir, name, i);
             draw_lenses(d->image, &an->faces[i], path);
         }

@@ -204,6 +204,32 @@ static void dump_crops(const char *tag, const rt_glasses_lenses *gl, const rt_im
     rt_image_destroy(o);
 }
 
+/* The detector the plugin depends on (face/glasses.h): every glasses
+ * photo here (thin metal, clear and thick plastic) >= 0.5, the bare faces
+ * below (README "Glasses" has the 84-photo corpus numbers). */
+static void test_glasses_detection(void **state)
+{
+    (void)state;
+    const char *with[] = {"glasses_david.jpg", "vis_glasses_clearplastic_man_05.jpg",
+                          "vis_glasses_thickplastic_man_02.jpg", "glare_clearplastic_man_06.jpg",
+                          "glare_thinmetal_man_09.jpg"};
+    const char *bare[] = {"london_012_800.jpg", "london_136_800.jpg", "lisa3_selfie.jpg",
+                          "headshot_obama_official_smile.jpg", "vis_london_037.jpg"};
+    for (int k = 0; k < 10; k++) {
+        const char *f = k < 5 ? with[k] : bare[k - 5];
+        rt_decoded *d = test_decode(test_data(f));
+        rt_face_analysis *a = analyse(d->image);
+        assert_true(a->nfaces >= 1);
+        printf("%-38s glasses %.3f\n", f, a->faces[0].glasses);
+        if (k < 5)
+            assert_true(a->faces[0].glasses >= 0.5f);
+        else
+            assert_true(a->faces[0].glasses < 0.5f);
+        rt_face_analysis_destroy(a);
+        rt_decoded_destroy(d);
+    }
+}
+
 /* Reflections pasted on each photo: lens-area error down >= 50 %, nothing
  * outside the lenses changed, the eyes (iris discs) no further from the
  * clean photo than the pasted input was. */
@@ -603,6 +629,7 @@ int main(void)
 {
     rt_init(NULL);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_glasses_detection),
         cmocka_unit_test(test_reflections_removed),
         cmocka_unit_test(test_clean_lenses_barely_change),
         cmocka_unit_test(test_identity_and_monotone),
