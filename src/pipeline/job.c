@@ -146,6 +146,17 @@ static int encode_layer_png(const rt_job *job, const rt_image *layer, int x0, in
     return rt_encode_buffer(&planes, &ep, png, len);
 }
 
+/* A plugin's own layer file (a patch layout): stored as it is, its own size. */
+static int encode_stored_png(const rt_job *job, const rt_image *stored, void **png, size_t *len)
+{
+    rt_planes planes = rt_planes_of(stored, NULL);
+    planes.canvas_w = stored->width;
+    planes.canvas_h = stored->height;
+    rt_encode_params ep = {
+        .format = RT_FMT_PNG, .bits = job->input->bits, .dither = 0, .meta = &job->input->meta};
+    return rt_encode_buffer(&planes, &ep, png, len);
+}
+
 static int encode_running_png(const rt_job *job, void **png, size_t *len)
 {
     rt_planes planes = rt_planes_of(job->running, job->alpha);
@@ -195,6 +206,7 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
     if (!err && job->cancelled) err = rt_error(RT_ERR_CANCELLED, "the job was cancelled");
     if (err) {
         if (out.layer != job->running) rt_image_destroy(out.layer);
+        rt_image_destroy(out.stored_layer);
         rt_image_destroy(out.replace);
         rt_free(out.replace_alpha);
         json_decref(out.metadata);
@@ -229,7 +241,10 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         if (emits_layer) {
             void *png;
             size_t len;
-            err = encode_layer_png(job, out.layer, out.x, out.y, t->spec->blend, &png, &len);
+            if (out.stored_layer)
+                err = encode_stored_png(job, out.stored_layer, &png, &len);
+            else
+                err = encode_layer_png(job, out.layer, out.x, out.y, t->spec->blend, &png, &len);
             if (!err) err = add_layer_file(job, t, png, len);
         }
         int opaque_full = out.layer->channels == 3 && out.x == 0 && out.y == 0 &&
@@ -264,6 +279,7 @@ static int run_task(rt_job *job, const rt_task *t, int *changed)
         err = encode_layer_png(job, NULL, 0, 0, t->spec->blend, &png, &len);
         if (!err) err = add_layer_file(job, t, png, len);
     }
+    rt_image_destroy(out.stored_layer);
     if (emits_layer) {
         json_object_set_new(entry, "layerIndex", json_integer((json_int_t)job->nlayers - 1));
     }

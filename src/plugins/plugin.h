@@ -39,6 +39,9 @@ typedef struct rt_plugin_output {
     float *replace_alpha; /* the input's alpha plane, transformed like `replace` */
     json_t *metadata;     /* result.json "metadata" of this task, or NULL (reference stolen) */
     int quantized;        /* the layer is already rounded with rt_quantize_row (ctx->bits) */
+    /* What the ZIP stores instead of the placed layer (a patch layout: the
+     * plugin's own packing, described in its metadata), or NULL. */
+    rt_image *stored_layer;
 } rt_plugin_output;
 
 typedef struct rt_plugin {

@@ -14,6 +14,7 @@ extern const rt_plugin rt_plugin_skin_tone;
 extern const rt_plugin rt_plugin_portrait_volumes;
 extern const rt_plugin rt_plugin_face_detection;
 extern const rt_plugin rt_plugin_face_lifting;
+extern const rt_plugin rt_plugin_glasses_anti_glare;
 extern const rt_plugin rt_plugin_color_correction;
 extern const rt_plugin rt_plugin_crop;
 
@@ -31,6 +32,7 @@ static const rt_plugin *const registry[] = {
     &rt_plugin_portrait_volumes,
     &rt_plugin_face_detection,
     &rt_plugin_face_lifting,
+    &rt_plugin_glasses_anti_glare,
     &rt_plugin_color_correction,
     &rt_plugin_crop,
 };
