@@ -378,8 +378,10 @@ int rt_spots_find(const rt_image *im, const rt_spot_params *p, rt_spot **out, in
         }
         rt_blob *blobs = NULL;
         int nb = 0;
-        /* a Gaussian spot of contrast A answers its own DoG with about 0.17 A */
-        if (!err) err = rt_blobs_find(o.ss, NULL, 0.f, 0.08f * p->contrast_min, 1, &blobs, &nb);
+        /* a Gaussian spot of contrast A answers its own DoG with about 0.17 A:
+         * weaker extrema cannot pass the contrast test (and most pixels of
+         * grain would be tested for being extrema) */
+        if (!err) err = rt_blobs_find(o.ss, NULL, 0.f, 0.14f * p->contrast_min, 1, &blobs, &nb);
         blob_grid grid = {0};
         if (!err) err = grid_build(blobs, nb, o.w, o.h, &grid);
         for (int i = 0; i < nb && !err; i++) {

@@ -344,9 +344,12 @@ static int fabric_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             size_t li = (size_t)y * w + x;
             if (LA[li] == 0.f) continue;
             size_t ii = (size_t)(y0 + y) * im->width + x0 + x;
+            /* the crease gain alone is the same on every channel: one expf */
+            float g0 = L0[li], e0 = expf(g0);
             for (int c = 0; c < 3; c++) {
+                float gc = rt_image_plane(layer, c)[li];
                 float v = rt_srgb_to_linear(rt_image_plane(im, c)[ii]);
-                v = (v + 2e-3f) * expf(rt_image_plane(layer, c)[li]) - 2e-3f;
+                v = (v + 2e-3f) * (gc == g0 ? e0 : expf(gc)) - 2e-3f;
                 v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
                 rt_image_plane(layer, c)[li] = rt_linear_to_srgb(v);
             }
