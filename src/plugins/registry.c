@@ -5,6 +5,8 @@
 
 extern const rt_plugin rt_plugin_skin_mask;
 extern const rt_plugin rt_plugin_heal;
+extern const rt_plugin rt_plugin_fabric;
+extern const rt_plugin rt_plugin_dust;
 extern const rt_plugin rt_plugin_eye_vessels;
 extern const rt_plugin rt_plugin_eye_brilliance;
 extern const rt_plugin rt_plugin_white_teeth;
@@ -23,6 +25,8 @@ extern const rt_plugin rt_plugin_crop;
 static const rt_plugin *const registry[] = {
     &rt_plugin_skin_mask,
     &rt_plugin_heal,
+    &rt_plugin_fabric,
+    &rt_plugin_dust,
     &rt_plugin_eye_vessels,
     &rt_plugin_eye_brilliance,
     &rt_plugin_white_teeth,
