@@ -56,16 +56,20 @@
 
 #define ANALYSIS_LONG_SIDE 1536
 #define UNITS_PER_LONG_SIDE 1000.0f
-#define PERSON_MIN 26             /* of 255: the person mask at 0.1 */
-#define PROTECT_MARGIN 0.012f     /* of the long side */
-#define NOISE_K 3.5f              /* dirt stands this many noise units out */
-#define MIN_THRESHOLD 0.01f       /* ... and at least this much (encoded values) */
-#define FRINGE_FRACTION 0.4f      /* hysteresis: a dirt's faint edge */
-#define MAX_EXTENT_RADII 4.0f     /* compact: bounding box at most 4 largest radii */
+#define PERSON_MIN 26         /* of 255: the person mask at 0.1 */
+#define PROTECT_MARGIN 0.012f /* of the long side */
+#define NOISE_K 3.5f          /* dirt stands this many noise units out */
+#define MIN_THRESHOLD 0.01f   /* ... and at least this much (encoded values) */
+#define FRINGE_FRACTION 0.4f  /* hysteresis: a dirt's faint edge */
+#define MAX_EXTENT_RADII 4.0f /* compact: bounding box at most 4 largest radii */
 #define BLOTCH_LO_U 8.0f
 #define BLOTCH_HI_U 60.0f
 #define BLOTCH_MAX 0.03f
 #define BLOTCH_KEEP 0.05f /* 95 % removed */
+#define REWEIGHTS 4       /* reference re-estimated without what stands out */
+#define TEXTURE_MAX                                                                                \
+    0.12f /* dirt lies on clean backdrop: at most this much stands out around it                   \
+           */
 #define NOISE_BINS 4096
 #define NOISE_RANGE 0.25f
 
@@ -175,6 +179,74 @@ static float median_of(const float *v, const float *w, size_t n)
     return med;
 }
 
+/* Bilinear taps of full-resolution coordinate x on a grid of factor f. */
+typedef struct tap {
+    int i0, i1;
+    float t;
+} tap;
+
+static tap tap_at(int x, int f, int m)
+{
+    float g = ((float)x + 0.5f) / (float)f - 0.5f;
+    if (g < 0) g = 0;
+    if (g > (float)(m - 1)) g = (float)(m - 1);
+    int i0 = (int)g;
+    int i1 = i0 + 1 < m ? i0 + 1 : i0;
+    return (tap){i0, i1, g - (float)i0};
+}
+
+static float bilerp(const float *p, int mw, tap tx, tap ty)
+{
+    const float *r0 = p + (size_t)ty.i0 * mw, *r1 = p + (size_t)ty.i1 * mw;
+    float a = r0[tx.i0] + tx.t * (r0[tx.i1] - r0[tx.i0]);
+    float b = r1[tx.i0] + tx.t * (r1[tx.i1] - r1[tx.i0]);
+    return a + ty.t * (b - a);
+}
+
+/* Masked normalised convolution (rt_band_masked_blur) of a smooth result:
+ * computed on g x g block sums (g about sigma / 4) and upsampled
+ * bilinearly, which for sigma of tens of pixels is the same map at a
+ * sixteenth of the cost.  cover (optional) receives G*(mask). */
+static int masked_blur_coarse(const float *src, const float *mask, int w, int h, float sigma,
+                              float *dst, float *cover)
+{
+    int g = (int)(sigma / 4.0f);
+    if (g <= 1) return rt_band_masked_blur(src, mask, w, h, sigma, dst, cover);
+    const int cw = (w + g - 1) / g, ch = (h + g - 1) / g;
+    const size_t cn = (size_t)cw * ch;
+    float *buf = rt_alloc_floats(3 * cn);
+    if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
+    float *sm = buf, *sw = buf + cn, *cv = buf + 2 * cn;
+    for (int by = 0; by < ch; by++)
+        for (int bx = 0; bx < cw; bx++) {
+            float a = 0, b = 0;
+            int y1 = (by + 1) * g > h ? h : (by + 1) * g, x1 = (bx + 1) * g > w ? w : (bx + 1) * g;
+            for (int y = by * g; y < y1; y++)
+                for (int x = bx * g; x < x1; x++) {
+                    size_t i = (size_t)y * w + x;
+                    a += src[i] * mask[i];
+                    b += mask[i];
+                }
+            float area = (float)((y1 - by * g) * (x1 - bx * g));
+            sm[(size_t)by * cw + bx] = b > 0 ? a / b : 0; /* the masked mean of the block */
+            sw[(size_t)by * cw + bx] = b / area;
+        }
+    int err = rt_band_masked_blur(sm, sw, cw, ch, sigma / (float)g, sm, cv);
+    if (!err) {
+#pragma omp parallel for schedule(static)
+        for (int y = 0; y < h; y++) {
+            tap ty = tap_at(y, g, ch);
+            for (int x = 0; x < w; x++) {
+                tap tx = tap_at(x, g, cw);
+                dst[(size_t)y * w + x] = bilerp(sm, cw, tx, ty);
+                if (cover) cover[(size_t)y * w + x] = bilerp(cv, cw, tx, ty);
+            }
+        }
+    }
+    rt_free(buf);
+    return err;
+}
+
 static void analysis_release(analysis *a)
 {
     rt_free(a->lb[0]);
@@ -230,7 +302,8 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
 #pragma omp parallel for schedule(static)
         for (int by = 0; by < mh; by++)
             for (int bx = 0; bx < mw; bx++) {
-                int x1 = (bx + 1) * f > W ? W : (bx + 1) * f, y1 = (by + 1) * f > H ? H : (by + 1) * f;
+                int x1 = (bx + 1) * f > W ? W : (bx + 1) * f,
+                    y1 = (by + 1) * f > H ? H : (by + 1) * f;
                 unsigned char hit = 0;
                 for (int y = by * f; y < y1 && !hit; y++)
                     for (int x = bx * f; x < x1; x++)
@@ -263,10 +336,10 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     for (int c = 0; c < 3 && !err; c++)
         err = rt_band_blur(lc[c], mw, mh, sigma_a, a->lb[c]);
     memcpy(wt, a->w, n * sizeof *wt);
-    for (int iter = 0; iter < 3 && !err; iter++) {
+    for (int iter = 0; iter < REWEIGHTS + 1 && !err; iter++) {
         for (int c = 0; c < 3 && !err; c++) {
             /* delta[c] is free until step 5: the new reference lands there */
-            err = rt_band_masked_blur(lc[c], wt, mw, mh, sigma_r, a->delta[c], tmp);
+            err = masked_blur_coarse(lc[c], wt, mw, mh, sigma_r, a->delta[c], tmp);
             for (size_t i = 0; i < n && !err; i++)
                 /* too little clean backdrop around: keep the previous estimate */
                 if (iter == 0 || tmp[i] >= 0.05f) ref[c][i] = a->delta[c][i];
@@ -283,9 +356,29 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         a->noise = 1.4826f * median_of(d, a->w, n);
         if (a->noise < 0) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
         a->threshold = NOISE_K * a->noise > MIN_THRESHOLD ? NOISE_K * a->noise : MIN_THRESHOLD;
-        if (iter < 2)
+        if (iter < REWEIGHTS)
             for (size_t i = 0; i < n; i++)
                 wt[i] = d[i] < FRINGE_FRACTION * a->threshold ? a->w[i] : 0.0f;
+    }
+
+    /* texture: fine detail t = max over channels |L - G_1px * L|, where hair
+     * strands, weave and props' edges stand out and soft mottle does not */
+    float texture_threshold = 0;
+    for (int c = 0; c < 3 && !err; c++)
+        err = rt_band_blur(lc[c], mw, mh, 1.0f, a->delta[c]);
+    if (!err) {
+        for (size_t i = 0; i < n; i++) {
+            float m = 0;
+            for (int c = 0; c < 3; c++) {
+                float v = fabsf(lc[c][i] - a->delta[c][i]);
+                if (v > m) m = v;
+            }
+            tmp[i] = m;
+        }
+        float noise_t = 1.4826f * median_of(tmp, a->w, n);
+        if (noise_t < 0) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
+        texture_threshold =
+            NOISE_K * noise_t > 2 * MIN_THRESHOLD ? NOISE_K * noise_t : 2 * MIN_THRESHOLD;
     }
 
     /* 4. compact dirt wholly on the backdrop */
@@ -298,15 +391,51 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         int max_extent = (int)ceilf(MAX_EXTENT_RADII * rmax) + 2;
         for (size_t i = 0; i < n; i++)
             if (labels[i] && a->w[i] < 0.999f) comps[labels[i] - 1].flags = 1;
-        for (int k = 0; k < ncomp; k++) {
+        /* texture (hair the person mask missed, a fabric's weave, a prop)
+         * has fine detail all around; dirt lies on plain backdrop: fine
+         * detail counted on a ring around each component's box, from an
+         * integral image */
+        int *sat = malloc((size_t)(mw + 1) * (mh + 1) * sizeof *sat);
+        if (!sat) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
+        for (int y = 0; y <= mh && sat; y++)
+            for (int x = 0; x <= mw; x++) {
+                size_t j = (size_t)y * (mw + 1) + x;
+                if (!x || !y) {
+                    sat[j] = 0;
+                    continue;
+                }
+                size_t i = (size_t)(y - 1) * mw + (x - 1);
+                int o = tmp[i] > texture_threshold && a->w[i] > 0;
+                sat[j] = o + sat[j - 1] + sat[j - (mw + 1)] - sat[j - (mw + 1) - 1];
+            }
+        for (int k = 0; k < ncomp && sat; k++) {
             rt_component *c = &comps[k];
-            if (c->x1 - c->x0 + 1 > max_extent || c->y1 - c->y0 + 1 > max_extent) c->flags = 1;
+            int ex = c->x1 - c->x0 + 1, ey = c->y1 - c->y0 + 1;
+            if (ex > max_extent || ey > max_extent) c->flags = 1;
+            if (c->flags) continue;
+            int g = ex > ey ? ex : ey;
+            if (g < 4) g = 4;
+            int box_in[4] = {c->x0 - 2, c->y0 - 2, c->x1 + 3, c->y1 + 3};
+            int box_out[4] = {c->x0 - 2 - g, c->y0 - 2 - g, c->x1 + 3 + g, c->y1 + 3 + g};
+            long cnt[2], area[2];
+            for (int b = 0; b < 2; b++) {
+                int *bx = b ? box_out : box_in;
+                int x0 = bx[0] < 0 ? 0 : bx[0], y0 = bx[1] < 0 ? 0 : bx[1];
+                int x1 = bx[2] > mw ? mw : bx[2], y1 = bx[3] > mh ? mh : bx[3];
+                size_t s1 = (size_t)mw + 1;
+                cnt[b] = (long)sat[(size_t)y1 * s1 + x1] - sat[(size_t)y0 * s1 + x1] -
+                         sat[(size_t)y1 * s1 + x0] + sat[(size_t)y0 * s1 + x0];
+                area[b] = (long)(x1 - x0) * (y1 - y0);
+            }
+            long ring = area[1] - area[0];
+            if (ring <= 0 || (float)(cnt[1] - cnt[0]) > TEXTURE_MAX * (float)ring) c->flags = 1;
             if (!c->flags) a->ndirt++;
         }
-        for (size_t i = 0; i < n; i++)
+        free(sat);
+        for (size_t i = 0; i < n && !err; i++)
             dirt[i] = labels[i] && !comps[labels[i] - 1].flags;
         /* hysteresis into the faint fringe, then one pixel more */
-        for (int pass = 0; pass < 3; pass++) {
+        for (int pass = 0; pass < 3 && !err; pass++) {
             memcpy(tmpb, dirt, n);
             for (int y = 0; y < mh; y++)
                 for (int x = 0; x < mw; x++) {
@@ -328,7 +457,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         }
         for (size_t i = 0; i < n; i++)
             a->m[i] = dirt[i];
-        err = rt_band_blur(a->m, mw, mh, 0.8f, a->m);
+        if (!err) err = rt_band_blur(a->m, mw, mh, 0.8f, a->m);
         for (size_t i = 0; i < n && !err; i++) {
             float v = 2.0f * a->m[i];
             a->m[i] = v > 1 ? 1 : v;
@@ -339,8 +468,8 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     for (int c = 0; c < 3 && !err; c++) {
         float *lo = lc[c], *hi = tmp;
         if (scale <= 1) {
-            err = rt_band_masked_blur(lc[c], wt, mw, mh, BLOTCH_LO_U * u, lo, NULL);
-            if (!err) err = rt_band_masked_blur(lc[c], wt, mw, mh, BLOTCH_HI_U * u, hi, d);
+            err = masked_blur_coarse(lc[c], wt, mw, mh, BLOTCH_LO_U * u, lo, NULL);
+            if (!err) err = masked_blur_coarse(lc[c], wt, mw, mh, BLOTCH_HI_U * u, hi, d);
         }
         for (size_t i = 0; i < n && !err; i++) {
             float b = 0;
@@ -369,30 +498,6 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     }
     /* ok sits at the start of `bytes`; the rest is scratch */
     return 0;
-}
-
-/* Bilinear taps of full-resolution coordinate x on a grid of factor f. */
-typedef struct tap {
-    int i0, i1;
-    float t;
-} tap;
-
-static tap tap_at(int x, int f, int m)
-{
-    float g = ((float)x + 0.5f) / (float)f - 0.5f;
-    if (g < 0) g = 0;
-    if (g > (float)(m - 1)) g = (float)(m - 1);
-    int i0 = (int)g;
-    int i1 = i0 + 1 < m ? i0 + 1 : i0;
-    return (tap){i0, i1, g - (float)i0};
-}
-
-static float bilerp(const float *p, int mw, tap tx, tap ty)
-{
-    const float *r0 = p + (size_t)ty.i0 * mw, *r1 = p + (size_t)ty.i1 * mw;
-    float a = r0[tx.i0] + tx.t * (r0[tx.i1] - r0[tx.i0]);
-    float b = r1[tx.i0] + tx.t * (r1[tx.i1] - r1[tx.i0]);
-    return a + ty.t * (b - a);
 }
 
 static int clean_backdrop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
@@ -453,7 +558,7 @@ static int clean_backdrop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     }
     const float alpha_max = (float)(blend > 1 ? 1 : blend);
     const int od = a.offset_px;
-    static const int dirs[8][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1},
+    static const int dirs[8][2] = {{1, 0}, {-1, 0},  {0, 1},  {0, -1},
                                    {1, 1}, {-1, -1}, {1, -1}, {-1, 1}};
 #pragma omp parallel for schedule(static)
     for (int ly = 0; ly < lh; ly++) {
