@@ -13,7 +13,9 @@
  *      0.1), dilated by PROTECT_MARGIN of the long side and feathered.
  *      Automask off: w = 1 everywhere (structure is still kept, step 4).
  *   2. Reference R per channel: the backdrop's clean light, a masked
- *      normalised convolution at the largest dirt radius (§1.3) over w,
+ *      first-order normalised convolution (a local plane fit, so gradients
+ *      and vignettes are followed to the border) at the largest dirt
+ *      radius (§1.3) over w,
  *      reweighted twice without the pixels that stand out (so dirt does not
  *      pull the reference toward itself).
  *   3. Deviation d = max over channels |Lb - R|, Lb the copy blurred at half
@@ -21,12 +23,16 @@
  *      the backdrop), 0.01).
  *   4. Dirt = 8-connected components of d > T that are compact (bounding
  *      box at most 4 x the largest radius: a speck or a scuff, not a long
- *      edge or the backdrop's seam) and lie wholly where w = 1 (not attached
- *      to the person's protection: flyaway hair); grown by hysteresis
- *      into their faint fringe (d > 0.4 T) and feathered: map m.
+ *      edge or the backdrop's seam) and not inside a broad region of
+ *      d > 0.6 T (where the reference lags a steep gradient), lie wholly where w = 1 (not attached
+ * to the person's protection: flyaway hair) and on plain backdrop (little fine detail on a ring
+ * around them: not hair, weave or a prop); grown into their faint fringe (d > 0.4 T), dilated by a
+ * pixel and feathered: map m.
  *   5. Blotches (Scale 0 and 1): the band between 8 u and 60 u of the
  *      dirt-free backdrop, rolled off above 0.03 (a cast shadow or an
- *      intended pool of light is stronger and stays) and removed to 95 %.
+ *      intended pool of light is stronger and stays) and removed to 95 %,
+ *      only on plain backdrop (no fine detail around: hair outside the
+ *      person mask, a fabric's weave are not evened).
  * Applied at full resolution in one pass, as a normal layer whose colour is
  * the clean backdrop and whose alpha is Blend x w (zero where nothing
  * changes, and on every pixel where the full-resolution person mask
@@ -60,7 +66,8 @@
 #define PROTECT_MARGIN 0.012f /* of the long side */
 #define NOISE_K 3.5f          /* dirt stands this many noise units out */
 #define MIN_THRESHOLD 0.01f   /* ... and at least this much (encoded values) */
-#define FRINGE_FRACTION 0.4f  /* hysteresis: a dirt's faint edge */
+#define LABEL_FRACTION 0.6f   /* hysteresis: a dirt's extent (2 noise units) */
+#define FRINGE_FRACTION 0.4f  /* its faint edge, grown into by 2 pixels */
 #define MAX_EXTENT_RADII 4.0f /* compact: bounding box at most 4 largest radii */
 #define BLOTCH_LO_U 8.0f
 #define BLOTCH_HI_U 60.0f
@@ -68,8 +75,10 @@
 #define BLOTCH_KEEP 0.05f /* 95 % removed */
 #define REWEIGHTS 4       /* reference re-estimated without what stands out */
 #define TEXTURE_MAX                                                                                \
-    0.12f /* dirt lies on clean backdrop: at most this much stands out around it                   \
-           */
+    0.12f               /* dirt lies on clean backdrop: at most this much stands out around it     \
+                         */
+#define PLAIN_MIN 0.01f /* fraction of fine-detail pixels around: plain below, textured above */
+#define PLAIN_MAX 0.05f
 #define NOISE_BINS 4096
 #define NOISE_RANGE 0.25f
 
@@ -203,20 +212,30 @@ static float bilerp(const float *p, int mw, tap tx, tap ty)
     return a + ty.t * (b - a);
 }
 
-/* Masked normalised convolution (rt_band_masked_blur) of a smooth result:
- * computed on g x g block sums (g about sigma / 4) and upsampled
- * bilinearly, which for sigma of tens of pixels is the same map at a
- * sixteenth of the cost.  cover (optional) receives G*(mask). */
-static int masked_blur_coarse(const float *src, const float *mask, int w, int h, float sigma,
-                              float *dst, float *cover)
+/* The backdrop's local light under a mask: a first-order normalised
+ * convolution (Knutsson & Westin), i.e. at each pixel the Gaussian-weighted
+ * (sigma) least-squares plane a + b x + c y through src where mask > 0,
+ * evaluated there.  Unlike the plain masked mean it follows a gradient up to
+ * the image's border and the person's protection (a mean lags it there: a
+ * darkening vignette corner would read as dirt).  Computed on g x g block
+ * means (g about sigma / 4) and upsampled bilinearly: the same smooth map at
+ * a sixteenth of the cost; below sigma 8 the plain masked mean is used (its
+ * lag is a few hundredths of a step there).  cover (optional) receives
+ * G*(mask). */
+static int masked_fit_coarse(const float *src, const float *mask, int w, int h, float sigma,
+                             float *dst, float *cover)
 {
     int g = (int)(sigma / 4.0f);
     if (g <= 1) return rt_band_masked_blur(src, mask, w, h, sigma, dst, cover);
     const int cw = (w + g - 1) / g, ch = (h + g - 1) / g;
     const size_t cn = (size_t)cw * ch;
-    float *buf = rt_alloc_floats(3 * cn);
+    enum { MOMENTS = 9 };
+    float *buf = rt_alloc_floats((MOMENTS + 1) * cn);
     if (!buf) return rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
-    float *sm = buf, *sw = buf + cn, *cv = buf + 2 * cn;
+    float *mo[MOMENTS], *fit = buf + MOMENTS * cn;
+    for (int k = 0; k < MOMENTS; k++)
+        mo[k] = buf + k * cn;
+    const float s = sigma / (float)g;
     for (int by = 0; by < ch; by++)
         for (int bx = 0; bx < cw; bx++) {
             float a = 0, b = 0;
@@ -228,18 +247,59 @@ static int masked_blur_coarse(const float *src, const float *mask, int w, int h,
                     b += mask[i];
                 }
             float area = (float)((y1 - by * g) * (x1 - bx * g));
-            sm[(size_t)by * cw + bx] = b > 0 ? a / b : 0; /* the masked mean of the block */
-            sw[(size_t)by * cw + bx] = b / area;
+            float v = b > 0 ? a / b : 0, wt = b / area;
+            float X = ((float)bx + 0.5f - 0.5f * (float)cw) / s;
+            float Y = ((float)by + 0.5f - 0.5f * (float)ch) / s;
+            size_t i = (size_t)by * cw + bx;
+            mo[0][i] = wt;
+            mo[1][i] = wt * X;
+            mo[2][i] = wt * Y;
+            mo[3][i] = wt * X * X;
+            mo[4][i] = wt * X * Y;
+            mo[5][i] = wt * Y * Y;
+            mo[6][i] = wt * v;
+            mo[7][i] = wt * v * X;
+            mo[8][i] = wt * v * Y;
         }
-    int err = rt_band_masked_blur(sm, sw, cw, ch, sigma / (float)g, sm, cv);
+    int err = 0;
+    for (int k = 0; k < MOMENTS && !err; k++)
+        err = rt_band_blur(mo[k], cw, ch, s, mo[k]);
+    for (int by = 0; by < ch && !err; by++)
+        for (int bx = 0; bx < cw; bx++) {
+            size_t i = (size_t)by * cw + bx;
+            double X = ((double)bx + 0.5 - 0.5 * cw) / s, Y = ((double)by + 0.5 - 0.5 * ch) / s;
+            double m0 = mo[0][i];
+            if (m0 < RT_BAND_MIN_WEIGHT) {
+                fit[i] = 0;
+                continue;
+            }
+            /* moments about this pixel */
+            double mx = mo[1][i] - X * m0, my = mo[2][i] - Y * m0;
+            double mxx = mo[3][i] - 2 * X * mo[1][i] + X * X * m0;
+            double mxy = mo[4][i] - X * mo[2][i] - Y * mo[1][i] + X * Y * m0;
+            double myy = mo[5][i] - 2 * Y * mo[2][i] + Y * Y * m0;
+            double r0 = mo[6][i], rx = mo[7][i] - X * r0, ry = mo[8][i] - Y * r0;
+            /* a little ridge toward a flat fit where the data is one-sided */
+            mxx += 0.1 * m0;
+            myy += 0.1 * m0;
+            double det = m0 * (mxx * myy - mxy * mxy) - mx * (mx * myy - mxy * my) +
+                         my * (mx * mxy - mxx * my);
+            double v = r0 / m0;
+            if (fabs(det) > 1e-12 * m0 * m0 * m0) {
+                double da = r0 * (mxx * myy - mxy * mxy) - mx * (rx * myy - mxy * ry) +
+                            my * (rx * mxy - mxx * ry);
+                v = da / det;
+            }
+            fit[i] = (float)(v < 0 ? 0 : (v > 1 ? 1 : v));
+        }
     if (!err) {
 #pragma omp parallel for schedule(static)
         for (int y = 0; y < h; y++) {
             tap ty = tap_at(y, g, ch);
             for (int x = 0; x < w; x++) {
                 tap tx = tap_at(x, g, cw);
-                dst[(size_t)y * w + x] = bilerp(sm, cw, tx, ty);
-                if (cover) cover[(size_t)y * w + x] = bilerp(cv, cw, tx, ty);
+                dst[(size_t)y * w + x] = bilerp(fit, cw, tx, ty);
+                if (cover) cover[(size_t)y * w + x] = bilerp(mo[0], cw, tx, ty);
             }
         }
     }
@@ -269,7 +329,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     a->mw = mw;
     a->mh = mh;
 
-    enum { NPLANES = 17 };
+    enum { NPLANES = 18 };
     float *buf = rt_alloc_floats(NPLANES * n);
     unsigned char *bytes = malloc(3 * n);
     int *labels = malloc(n * sizeof *labels);
@@ -290,7 +350,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     }
     a->w = buf + 12 * n;
     a->m = buf + 13 * n;
-    float *d = buf + 14 * n, *wt = buf + 15 * n, *tmp = buf + 16 * n;
+    float *d = buf + 14 * n, *wt = buf + 15 * n, *tmp = buf + 16 * n, *plain = buf + 17 * n;
     unsigned char *prot = bytes, *tmpb = bytes + n, *dirt = bytes + 2 * n;
     a->ok = bytes; /* reused for the grain sources at the end; freed with it */
 
@@ -339,7 +399,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     for (int iter = 0; iter < REWEIGHTS + 1 && !err; iter++) {
         for (int c = 0; c < 3 && !err; c++) {
             /* delta[c] is free until step 5: the new reference lands there */
-            err = masked_blur_coarse(lc[c], wt, mw, mh, sigma_r, a->delta[c], tmp);
+            err = masked_fit_coarse(lc[c], wt, mw, mh, sigma_r, a->delta[c], tmp);
             for (size_t i = 0; i < n && !err; i++)
                 /* too little clean backdrop around: keep the previous estimate */
                 if (iter == 0 || tmp[i] >= 0.05f) ref[c][i] = a->delta[c][i];
@@ -379,18 +439,47 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         if (noise_t < 0) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
         texture_threshold =
             NOISE_K * noise_t > 2 * MIN_THRESHOLD ? NOISE_K * noise_t : 2 * MIN_THRESHOLD;
+        /* plain backdrop for the blotch step: no fine detail nearby (stray
+         * hair outside the person mask is left as it is) */
+        for (size_t i = 0; i < n; i++)
+            plain[i] = tmp[i] > texture_threshold;
+        err = rt_band_blur(plain, mw, mh, 3.0f * u < 2.0f ? 2.0f : 3.0f * u, plain);
+        for (size_t i = 0; i < n && !err; i++) {
+            float t = (plain[i] - PLAIN_MIN) * (1.0f / (PLAIN_MAX - PLAIN_MIN));
+            t = t < 0 ? 0 : (t > 1 ? 1 : t);
+            plain[i] = 1.0f - t * t * (3 - 2 * t);
+        }
     }
 
-    /* 4. compact dirt wholly on the backdrop */
+    /* 4. compact dirt wholly on the backdrop: components of d > T (cores),
+     * and of d > 0.6 T (extents) */
+    int *wide = NULL;
+    rt_component *wcomps = NULL;
+    int nwide = 0;
     if (!err) {
         for (size_t i = 0; i < n; i++)
             dirt[i] = d[i] > a->threshold && a->w[i] > 0;
         err = rt_components_label(dirt, mw, mh, labels, &comps, &ncomp);
     }
     if (!err) {
+        wide = malloc(n * sizeof *wide);
+        for (size_t i = 0; i < n; i++)
+            dirt[i] = d[i] > LABEL_FRACTION * a->threshold && a->w[i] > 0;
+        err = wide ? rt_components_label(dirt, mw, mh, wide, &wcomps, &nwide)
+                   : rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
+    }
+    if (!err) {
         int max_extent = (int)ceilf(MAX_EXTENT_RADII * rmax) + 2;
         for (size_t i = 0; i < n; i++)
             if (labels[i] && a->w[i] < 0.999f) comps[labels[i] - 1].flags = 1;
+        /* a core inside a broad region that hovers near the threshold (the
+         * reference lagging a steep gradient, mottle) is not a speck */
+        for (size_t i = 0; i < n; i++) {
+            if (!labels[i]) continue;
+            const rt_component *wc = &wcomps[wide[i] - 1];
+            if (wc->x1 - wc->x0 + 1 > 3 * max_extent || wc->y1 - wc->y0 + 1 > 3 * max_extent)
+                comps[labels[i] - 1].flags = 1;
+        }
         /* texture (hair the person mask missed, a fabric's weave, a prop)
          * has fine detail all around; dirt lies on plain backdrop: fine
          * detail counted on a ring around each component's box, from an
@@ -434,7 +523,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         free(sat);
         for (size_t i = 0; i < n && !err; i++)
             dirt[i] = labels[i] && !comps[labels[i] - 1].flags;
-        /* hysteresis into the faint fringe, then one pixel more */
+        /* grown into the faint fringe, then one pixel more */
         for (int pass = 0; pass < 3 && !err; pass++) {
             memcpy(tmpb, dirt, n);
             for (int y = 0; y < mh; y++)
@@ -468,14 +557,14 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     for (int c = 0; c < 3 && !err; c++) {
         float *lo = lc[c], *hi = tmp;
         if (scale <= 1) {
-            err = masked_blur_coarse(lc[c], wt, mw, mh, BLOTCH_LO_U * u, lo, NULL);
-            if (!err) err = masked_blur_coarse(lc[c], wt, mw, mh, BLOTCH_HI_U * u, hi, d);
+            err = masked_fit_coarse(lc[c], wt, mw, mh, BLOTCH_LO_U * u, lo, NULL);
+            if (!err) err = masked_fit_coarse(lc[c], wt, mw, mh, BLOTCH_HI_U * u, hi, d);
         }
         for (size_t i = 0; i < n && !err; i++) {
             float b = 0;
             if (scale <= 1 && d[i] >= 0.05f) {
                 float x = lo[i] - hi[i], q = x * (1.0f / BLOTCH_MAX);
-                b = (1.0f - BLOTCH_KEEP) * x * expf(-q * q);
+                b = (1.0f - BLOTCH_KEEP) * x * expf(-q * q) * plain[i];
             }
             a->delta[c][i] = b + a->m[i] * (a->lb[c][i] - ref[c][i]);
         }
@@ -490,6 +579,8 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     }
     free(comps);
     free(labels);
+    free(wcomps);
+    free(wide);
     if (err) {
         rt_free(buf);
         free(bytes);

@@ -122,7 +122,8 @@ static rt_image *paste_defects(const rt_image *clean, const unsigned char *perso
     const float u = (float)L / 1000.0f;
     const int reach = (int)ceilf((scale == 1 ? 36.0f : (scale == 2 ? 14.0f : 5.0f)) * u);
     const int margin = (int)ceilf(0.04f * (float)L) + reach;
-    const int step = 4 * reach; /* apart: each lies on clean backdrop */
+    /* apart: each lies on clean backdrop */
+    const int step = 4 * reach > (int)(40 * u) ? 4 * reach : (int)(40 * u);
     defect d[MAX_DEFECTS];
     int n = 0;
     const float *g = rt_image_plane(clean, 1);
