@@ -79,6 +79,7 @@
                          */
 #define PLAIN_MIN 0.01f /* fraction of fine-detail pixels around: plain below, textured above */
 #define PLAIN_MAX 0.05f
+#define DARK_FLOOR 0.05f
 #define NOISE_BINS 4096
 #define NOISE_RANGE 0.25f
 
@@ -421,8 +422,10 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
                 wt[i] = d[i] < FRINGE_FRACTION * a->threshold ? a->w[i] : 0.0f;
     }
 
-    /* texture: fine detail t = max over channels |L - G_1px * L|, where hair
-     * strands, weave and props' edges stand out and soft mottle does not */
+    /* texture: fine detail relative to the light, t = max over channels
+     * |L - G_1px * L| / (G_1px * L + 0.05), where hair strands (also dark
+     * hair on a dark area the person mask missed), weave and props' edges
+     * stand out and soft mottle does not */
     float texture_threshold = 0;
     for (int c = 0; c < 3 && !err; c++)
         err = rt_band_blur(lc[c], mw, mh, 1.0f, a->delta[c]);
@@ -430,7 +433,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         for (size_t i = 0; i < n; i++) {
             float m = 0;
             for (int c = 0; c < 3; c++) {
-                float v = fabsf(lc[c][i] - a->delta[c][i]);
+                float v = fabsf(lc[c][i] - a->delta[c][i]) / (a->delta[c][i] + DARK_FLOOR);
                 if (v > m) m = v;
             }
             tmp[i] = m;
@@ -438,7 +441,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         float noise_t = 1.4826f * median_of(tmp, a->w, n);
         if (noise_t < 0) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
         texture_threshold =
-            NOISE_K * noise_t > 2 * MIN_THRESHOLD ? NOISE_K * noise_t : 2 * MIN_THRESHOLD;
+            NOISE_K * noise_t > 4 * MIN_THRESHOLD ? NOISE_K * noise_t : 4 * MIN_THRESHOLD;
         /* plain backdrop for the blotch step: no fine detail nearby (stray
          * hair outside the person mask is left as it is) */
         for (size_t i = 0; i < n; i++)
