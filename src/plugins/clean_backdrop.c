@@ -654,57 +654,94 @@ static int clean_backdrop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     const int od = a.offset_px;
     static const int dirs[8][2] = {{1, 0}, {-1, 0},  {0, 1},  {0, -1},
                                    {1, 1}, {-1, -1}, {1, -1}, {-1, 1}};
-#pragma omp parallel for schedule(static)
-    for (int ly = 0; ly < lh; ly++) {
-        const int y = ly0 + ly;
-        tap ty = tap_at(y, f, mh);
-        float *lo[4];
-        for (int c = 0; c < 4; c++)
-            lo[c] = rt_image_plane(layer, c) + (size_t)ly * lw;
-        for (int lx = 0; lx < lw; lx++) {
-            const int x = lx0 + lx;
-            const size_t i = (size_t)y * W + x;
-            tap tx = tap_at(x, f, mw);
-            float w = bilerp(a.w, mw, tx, ty);
-            if (person && person->full[i] >= PERSON_MIN) w = 0;
-            float in[3], res[3];
-            for (int c = 0; c < 3; c++)
-                in[c] = res[c] = rt_image_plane(im, c)[i];
-            if (w > 0) {
-                float mm = bilerp(a.m, mw, tx, ty);
+    /* the maps' bilinear taps: columns once, rows interpolated vertically
+     * into a per-thread buffer (so each pixel costs one lerp per map) */
+    tap *cols = malloc((size_t)lw * sizeof *cols);
+    int failed = !cols;
+    for (int lx = 0; lx < lw && cols; lx++)
+        cols[lx] = tap_at(lx0 + lx, f, mw);
+#pragma omp parallel if (!failed)
+    {
+        enum { MAPS = 8 }; /* w, m, delta 0-2, lb 0-2 */
+        float *rows = rt_alloc_floats(MAPS * (size_t)mw);
+        if (!rows) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        const float *maps[MAPS] = {a.w,        a.m,     a.delta[0], a.delta[1],
+                                   a.delta[2], a.lb[0], a.lb[1],    a.lb[2]};
+#pragma omp for schedule(static)
+        for (int ly = 0; ly < lh; ly++) {
+            if (!rows) continue;
+            const int y = ly0 + ly;
+            tap ty = tap_at(y, f, mh);
+            for (int k = 0; k < MAPS; k++) {
+                const float *r0 = maps[k] + (size_t)ty.i0 * mw, *r1 = maps[k] + (size_t)ty.i1 * mw;
+                float *dst = rows + (size_t)k * mw;
+                for (int x = 0; x < mw; x++)
+                    dst[x] = r0[x] + ty.t * (r1[x] - r0[x]);
+            }
+            const float *wr = rows, *mr = rows + mw;
+            float *lo[4];
+            for (int c = 0; c < 4; c++)
+                lo[c] = rt_image_plane(layer, c) + (size_t)ly * lw;
+            for (int lx = 0; lx < lw; lx++) {
+                const int x = lx0 + lx;
+                const size_t i = (size_t)y * W + x;
+                const tap tx = cols[lx];
+                float in[3], res[3];
                 for (int c = 0; c < 3; c++)
-                    res[c] -= bilerp(a.delta[c], mw, tx, ty);
-                if (mm > 0) {
-                    /* grain: the fine band here swapped for a clean spot's */
-                    int sx = -1, sy = -1;
-                    for (int k = 0; k < 8; k++) {
-                        int xx = x + dirs[k][0] * od, yy = y + dirs[k][1] * od;
-                        if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
-                        if (!a.ok[(size_t)(yy / f) * mw + xx / f]) continue;
-                        if (person && person->full[(size_t)yy * W + xx] >= PERSON_MIN) continue;
-                        sx = xx;
-                        sy = yy;
-                        break;
-                    }
+                    in[c] = res[c] = rt_image_plane(im, c)[i];
+                float w = wr[tx.i0] + tx.t * (wr[tx.i1] - wr[tx.i0]);
+                if (person && person->full[i] >= PERSON_MIN) w = 0;
+                if (w > 0) {
                     for (int c = 0; c < 3; c++) {
-                        float fine = in[c] - bilerp(a.lb[c], mw, tx, ty), src = 0;
-                        if (sx >= 0) {
-                            tap sxt = tap_at(sx, f, mw), syt = tap_at(sy, f, mh);
-                            src = rt_image_plane(im, c)[(size_t)sy * W + sx] -
-                                  bilerp(a.lb[c], mw, sxt, syt);
+                        const float *dr = rows + (size_t)(2 + c) * mw;
+                        res[c] -= dr[tx.i0] + tx.t * (dr[tx.i1] - dr[tx.i0]);
+                    }
+                    float mm = mr[tx.i0] + tx.t * (mr[tx.i1] - mr[tx.i0]);
+                    if (mm > 0) {
+                        /* grain: the fine band here swapped for a clean spot's */
+                        int sx = -1, sy = -1;
+                        for (int k = 0; k < 8; k++) {
+                            int xx = x + dirs[k][0] * od, yy = y + dirs[k][1] * od;
+                            if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
+                            if (!a.ok[(size_t)(yy / f) * mw + xx / f]) continue;
+                            if (person && person->full[(size_t)yy * W + xx] >= PERSON_MIN) continue;
+                            sx = xx;
+                            sy = yy;
+                            break;
                         }
-                        res[c] -= mm * (fine - src);
+                        for (int c = 0; c < 3; c++) {
+                            const float *br = rows + (size_t)(5 + c) * mw;
+                            float fine = in[c] - (br[tx.i0] + tx.t * (br[tx.i1] - br[tx.i0]));
+                            float src = 0;
+                            if (sx >= 0) {
+                                tap sxt = tap_at(sx, f, mw), syt = tap_at(sy, f, mh);
+                                src = rt_image_plane(im, c)[(size_t)sy * W + sx] -
+                                      bilerp(a.lb[c], mw, sxt, syt);
+                            }
+                            res[c] -= mm * (fine - src);
+                        }
                     }
                 }
+                int changed = 0;
+                for (int c = 0; c < 3; c++) {
+                    res[c] = rt_clamp01(res[c]);
+                    changed |= res[c] != in[c];
+                    lo[c][lx] = res[c];
+                }
+                lo[3][lx] = changed ? alpha_max * w : 0.0f;
             }
-            int changed = 0;
-            for (int c = 0; c < 3; c++) {
-                res[c] = rt_clamp01(res[c]);
-                changed |= res[c] != in[c];
-                lo[c][lx] = res[c];
-            }
-            lo[3][lx] = changed ? alpha_max * w : 0.0f;
         }
+        rt_free(rows);
+    }
+    free(cols);
+    if (failed) {
+        analysis_release(&a);
+        json_decref(meta);
+        rt_image_destroy(layer);
+        return rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
     }
     analysis_release(&a);
     out->layer = layer;
