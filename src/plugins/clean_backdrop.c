@@ -15,19 +15,20 @@
  *   2. Reference R per channel: the backdrop's clean light, a masked
  *      first-order normalised convolution (a local plane fit, so gradients
  *      and vignettes are followed to the border) at the largest dirt
- *      radius (§1.3) over w,
- *      reweighted twice without the pixels that stand out (so dirt does not
- *      pull the reference toward itself).
+ *      radius (§1.3) over w, re-estimated four times without the pixels
+ *      that stand out (so dirt does not pull the reference toward itself).
  *   3. Deviation d = max over channels |Lb - R|, Lb the copy blurred at half
  *      the smallest dirt radius; threshold T = max(3.5 x noise (MAD of d on
  *      the backdrop), 0.01).
  *   4. Dirt = 8-connected components of d > T that are compact (bounding
  *      box at most 4 x the largest radius: a speck or a scuff, not a long
- *      edge or the backdrop's seam) and not inside a broad region of
- *      d > 0.6 T (where the reference lags a steep gradient), lie wholly where w = 1 (not attached
- * to the person's protection: flyaway hair) and on plain backdrop (little fine detail on a ring
- * around them: not hair, weave or a prop); grown into their faint fringe (d > 0.4 T), dilated by a
- * pixel and feathered: map m.
+ *      edge or the backdrop's seam), not inside a broad region of
+ *      d > 0.6 T (where the reference lags a steep gradient), wholly where
+ *      w = 1 (not attached to the person's protection; within 2.5 % of the
+ *      long side beyond it only round specks, not strokes: flyaway hair)
+ *      and on plain backdrop (little fine detail, relative to the light, on
+ *      a ring around them: not hair, weave or a prop); grown into their
+ *      faint fringe (d > 0.4 T), dilated by a pixel and feathered: map m.
  *   5. Blotches (Scale 0 and 1): the band between 8 u and 60 u of the
  *      dirt-free backdrop, rolled off above 0.03 (a cast shadow or an
  *      intended pool of light is stronger and stays) and removed to 95 %,
@@ -44,9 +45,9 @@
  * backdrop's grain instead of looking painted.
  *
  * First version: no ridge (crease) detector and no texture synthesis
- * beyond the grain copy; hair outside the protection margin that crosses
- * the backdrop as a long strand is kept (it is not compact), short loose
- * hairs there count as scuffs.
+ * beyond the grain copy; a loose hair far from the person (beyond the
+ * hair zone) that is short and isolated counts as a scuff; a part of the
+ * person the mask misses entirely is protected only by its texture.
  */
 #include "plugins/plugin.h"
 
@@ -80,6 +81,8 @@
 #define PLAIN_MIN 0.01f /* fraction of fine-detail pixels around: plain below, textured above */
 #define PLAIN_MAX 0.05f
 #define DARK_FLOOR 0.05f
+#define HAIR_ZONE 0.025f /* of the long side beyond the protection */
+#define ROUND_FILL 0.5f  /* a round speck fills half its bounding box or more */
 #define NOISE_BINS 4096
 #define NOISE_RANGE 0.25f
 
@@ -332,7 +335,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
 
     enum { NPLANES = 18 };
     float *buf = rt_alloc_floats(NPLANES * n);
-    unsigned char *bytes = malloc(3 * n);
+    unsigned char *bytes = malloc(4 * n);
     int *labels = malloc(n * sizeof *labels);
     rt_component *comps = NULL;
     int ncomp = 0, err = 0;
@@ -352,7 +355,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
     a->w = buf + 12 * n;
     a->m = buf + 13 * n;
     float *d = buf + 14 * n, *wt = buf + 15 * n, *tmp = buf + 16 * n, *plain = buf + 17 * n;
-    unsigned char *prot = bytes, *tmpb = bytes + n, *dirt = bytes + 2 * n;
+    unsigned char *prot = bytes, *tmpb = bytes + n, *dirt = bytes + 2 * n, *zone = bytes + 3 * n;
     a->ok = bytes; /* reused for the grain sources at the end; freed with it */
 
     downscale(im, f, mw, mh, lc);
@@ -385,9 +388,13 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
             a->w[i] = prot[i] && v >= 1.0f ? 0.0f : 1.0f - (v > 1 ? 1 : v);
             if (prot[i] && a->w[i] > 0) a->w[i] = 0; /* the dilated mask itself: never */
         }
+        /* flyaway hair reaches beyond the protection: a zone around it */
+        memcpy(zone, prot, n);
+        dilate(zone, tmpb, mw, mh, (int)ceilf(HAIR_ZONE * UNITS_PER_LONG_SIDE * u));
     } else {
         for (size_t i = 0; i < n; i++)
             a->w[i] = 1.0f;
+        memset(zone, 0, n);
     }
 
     /* 2-3. reference and deviation */
@@ -500,10 +507,19 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
                 int o = tmp[i] > texture_threshold && a->w[i] > 0;
                 sat[j] = o + sat[j - 1] + sat[j - (mw + 1)] - sat[j - (mw + 1) - 1];
             }
-        for (int k = 0; k < ncomp && sat; k++) {
+        unsigned char *near_hair = calloc((size_t)ncomp + 1, 1);
+        if (!near_hair) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
+        for (size_t i = 0; i < n && near_hair; i++)
+            if (labels[i] && zone[i]) near_hair[labels[i] - 1] = 1;
+        for (int k = 0; k < ncomp && sat && near_hair; k++) {
             rt_component *c = &comps[k];
             int ex = c->x1 - c->x0 + 1, ey = c->y1 - c->y0 + 1;
             if (ex > max_extent || ey > max_extent) c->flags = 1;
+            /* near the person only round specks: a thin stroke there is more
+             * likely a loose hair than a scuff */
+            if (near_hair[k] && ((float)c->area < ROUND_FILL * (float)(ex * ey) ||
+                                 ex > 2 * ey + 1 || ey > 2 * ex + 1))
+                c->flags = 1;
             if (c->flags) continue;
             int g = ex > ey ? ex : ey;
             if (g < 4) g = 4;
@@ -523,6 +539,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
             if (ring <= 0 || (float)(cnt[1] - cnt[0]) > TEXTURE_MAX * (float)ring) c->flags = 1;
             if (!c->flags) a->ndirt++;
         }
+        free(near_hair);
         free(sat);
         for (size_t i = 0; i < n && !err; i++)
             dirt[i] = labels[i] && !comps[labels[i] - 1].flags;
