@@ -240,6 +240,7 @@ static int masked_fit_coarse(const float *src, const float *mask, int w, int h, 
     for (int k = 0; k < MOMENTS; k++)
         mo[k] = buf + k * cn;
     const float s = sigma / (float)g;
+#pragma omp parallel for schedule(static)
     for (int by = 0; by < ch; by++)
         for (int bx = 0; bx < cw; bx++) {
             float a = 0, b = 0;
@@ -296,17 +297,31 @@ static int masked_fit_coarse(const float *src, const float *mask, int w, int h, 
             }
             fit[i] = (float)(v < 0 ? 0 : (v > 1 ? 1 : v));
         }
+    tap *cols = err ? NULL : malloc((size_t)w * sizeof *cols);
+    if (!err && !cols) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
     if (!err) {
+        for (int x = 0; x < w; x++)
+            cols[x] = tap_at(x, g, cw);
 #pragma omp parallel for schedule(static)
         for (int y = 0; y < h; y++) {
             tap ty = tap_at(y, g, ch);
+            float *out = dst + (size_t)y * w, *cov = cover ? cover + (size_t)y * w : NULL;
+            const float *f0 = fit + (size_t)ty.i0 * cw, *f1 = fit + (size_t)ty.i1 * cw;
+            const float *c0 = mo[0] + (size_t)ty.i0 * cw, *c1 = mo[0] + (size_t)ty.i1 * cw;
             for (int x = 0; x < w; x++) {
-                tap tx = tap_at(x, g, cw);
-                dst[(size_t)y * w + x] = bilerp(fit, cw, tx, ty);
-                if (cover) cover[(size_t)y * w + x] = bilerp(mo[0], cw, tx, ty);
+                const tap tx = cols[x];
+                float a0 = f0[tx.i0] + ty.t * (f1[tx.i0] - f0[tx.i0]);
+                float a1 = f0[tx.i1] + ty.t * (f1[tx.i1] - f0[tx.i1]);
+                out[x] = a0 + tx.t * (a1 - a0);
+                if (cov) {
+                    float b0 = c0[tx.i0] + ty.t * (c1[tx.i0] - c0[tx.i0]);
+                    float b1 = c0[tx.i1] + ty.t * (c1[tx.i1] - c0[tx.i1]);
+                    cov[x] = b0 + tx.t * (b1 - b0);
+                }
             }
         }
     }
+    free(cols);
     rt_free(buf);
     return err;
 }
@@ -546,6 +561,7 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         /* grown into the faint fringe, then one pixel more */
         for (int pass = 0; pass < 3 && !err; pass++) {
             memcpy(tmpb, dirt, n);
+#pragma omp parallel for schedule(static)
             for (int y = 0; y < mh; y++)
                 for (int x = 0; x < mw; x++) {
                     size_t i = (size_t)y * mw + x;
