@@ -25,7 +25,8 @@
  *      edge or the backdrop's seam), not inside a broad region of
  *      d > 0.6 T (where the reference lags a steep gradient), wholly where
  *      w = 1 (not attached to the person's protection; within 2.5 % of the
- *      long side beyond it only round specks, not strokes: flyaway hair)
+ *      long side beyond it only round specks that end where their fringe
+ *      ends, not strokes or a stretch of a faint strand: flyaway hair)
  *      and on plain backdrop (little fine detail, relative to the light, on
  *      a ring around them: not hair, weave or a prop); grown into their
  *      faint fringe (d > 0.4 T), dilated by a pixel and feathered: map m.
@@ -526,6 +527,15 @@ static int analyse(rt_plugin_ctx *ctx, const rt_person_mask *person, int scale, 
         if (!near_hair) err = rt_error(RT_ERR_NOMEM, "out of memory for Clean Backdrop");
         for (size_t i = 0; i < n && near_hair; i++)
             if (labels[i] && zone[i]) near_hair[labels[i] - 1] = 1;
+        /* near the person a speck also ends where it ends: a stretch of a
+         * faint loose hair continues at 0.6 T beyond its darkest part */
+        for (size_t i = 0; i < n && near_hair; i++) {
+            if (!labels[i] || !near_hair[labels[i] - 1]) continue;
+            const rt_component *c = &comps[labels[i] - 1], *wc = &wcomps[wide[i] - 1];
+            int ex = c->x1 - c->x0 + 1, ey = c->y1 - c->y0 + 1, e = ex > ey ? ex : ey;
+            if (wc->x1 - wc->x0 + 1 > 2 * e + 4 || wc->y1 - wc->y0 + 1 > 2 * e + 4)
+                comps[labels[i] - 1].flags = 1;
+        }
         for (int k = 0; k < ncomp && sat && near_hair; k++) {
             rt_component *c = &comps[k];
             int ex = c->x1 - c->x0 + 1, ey = c->y1 - c->y0 + 1;
