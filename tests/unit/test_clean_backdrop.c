@@ -335,8 +335,11 @@ static void test_synthetic_defects(void **state)
             double fine_out = fine_energy(out->image, bd), fine = fine_out / fine_clean;
             double lum_std, block_diff;
             double corr = gradient_correlation(out->image, clean->image, bd, &lum_std, &block_diff);
-            unsigned char *pin = person_of(in->image);
-            double pmax = person_change(in->image, out->image, pin);
+            /* the person mask of the job's own input (the defects change it
+             * a little): checked once per photo, at the finest Scale, which
+             * reaches closest to the person */
+            unsigned char *pin = scale == 3 ? person_of(in->image) : NULL;
+            double pmax = pin ? person_change(in->image, out->image, pin) : 0.0;
             printf("%s Scale %d: %d defects, PSNR %.1f -> %.1f dB (+%.1f), fine band %.3f, "
                    "gradient corr %.4f (luminance std %.4f, largest block change %.4f), person max "
                    "change %.0f\n",
