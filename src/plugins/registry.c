@@ -4,6 +4,7 @@
 #include <string.h>
 
 extern const rt_plugin rt_plugin_skin_mask;
+extern const rt_plugin rt_plugin_clean_backdrop;
 extern const rt_plugin rt_plugin_heal;
 extern const rt_plugin rt_plugin_fabric;
 extern const rt_plugin rt_plugin_dust;
@@ -24,6 +25,7 @@ extern const rt_plugin rt_plugin_crop;
 /* clang-format off */
 static const rt_plugin *const registry[] = {
     &rt_plugin_skin_mask,
+    &rt_plugin_clean_backdrop,
     &rt_plugin_heal,
     &rt_plugin_fabric,
     &rt_plugin_dust,
