@@ -155,7 +155,7 @@ static void shoulder_cue(const rt_person_mask *pm, double neck_x, double chin_y,
         if (ybot > h - 1) ybot = h - 1;
         for (double t = 0.6; t <= 2.2 && n < ncol; t += 1.6 / (ncol - 1)) {
             int x = (int)lround(neck_x + dir * t * unit);
-            if (x < 1 || x >= w - 1) break; /* the frame cuts the shoulder */
+            if (x < 1 || x >= w - 1) break;     /* the frame cuts the shoulder */
             if (mask_on(pm, x, ytop)) continue; /* hair or a raised arm above */
             int y = ytop;
             while (y <= ybot && !mask_on(pm, x, y))
@@ -179,7 +179,8 @@ static void shoulder_cue(const rt_person_mask *pm, double neck_x, double chin_y,
     /* shoulders fall outward by 5 to 40 degrees each */
     double fall_l = angle[0], fall_r = -angle[1]; /* left: rises to the right */
     double mean = 0.5 * (angle[0] + angle[1]);
-    if (fall_l - mean < 3.0 || fall_r + mean < 3.0 || fall_l - mean > 45 || fall_r + mean > 45) return;
+    if (fall_l - mean < 3.0 || fall_r + mean < 3.0 || fall_l - mean > 45 || fall_r + mean > 45)
+        return;
     /* a turned body shows unequal shoulders: their difference lowers trust */
     double asym = fabs(fall_l - fall_r);
     double sym_conf = asym < 4 ? 1.0 : (asym > 20 ? 0.0 : (20 - asym) / 16.0);
@@ -246,8 +247,8 @@ void rt_body_tilt_cues(const rt_face_analysis *a, rt_tilt_cue cues[RT_CUE_COUNT]
     shoulder_cue(pm, cx, cy, unit, &cues[RT_CUE_SHOULDERS]);
 }
 
-int rt_straighten_ai(const rt_image *img, const rt_face_analysis *a,
-                     rt_tilt_cue cues[RT_CUE_COUNT], rt_tilt_fusion *fused)
+int rt_straighten_ai(const rt_image *img, const rt_face_analysis *a, rt_tilt_cue cues[RT_CUE_COUNT],
+                     rt_tilt_fusion *fused)
 {
     rt_tilt_hints hints = {0};
     if (a && a->person) {

@@ -26,7 +26,7 @@ void rt_body_tilt_cues(const rt_face_analysis *a, rt_tilt_cue cues[RT_CUE_COUNT]
 
 /* AI straightening of img: the scene lines off the person (the analysis'
  * person mask), the body cues, fused.  a may be NULL (lines only). */
-int rt_straighten_ai(const rt_image *img, const rt_face_analysis *a,
-                     rt_tilt_cue cues[RT_CUE_COUNT], rt_tilt_fusion *fused);
+int rt_straighten_ai(const rt_image *img, const rt_face_analysis *a, rt_tilt_cue cues[RT_CUE_COUNT],
+                     rt_tilt_fusion *fused);
 
 #endif

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define ANALYSIS_SIDE 1500
+#define ANALYSIS_SIDE 1024
 #define KERNEL_SIGMA 0.5  /* degrees: finds the mode */
 #define REFINE_WINDOW 0.5 /* degrees: votes counted as support */
 #define TUKEY_C 0.7       /* degrees: robust mean around the mode */
@@ -44,9 +44,9 @@ static double roll_for_vertical(double dev_deg, double x, double y, double k)
 static void votes_at(vote *votes, int nv, double k)
 {
     for (int i = 0; i < nv; i++)
-        votes[i].angle = votes[i].vertical ? -roll_for_vertical(votes[i].dev, votes[i].x,
-                                                                votes[i].y, k)
-                                           : -votes[i].dev;
+        votes[i].angle = votes[i].vertical
+                             ? -roll_for_vertical(votes[i].dev, votes[i].x, votes[i].y, k)
+                             : -votes[i].dev;
 }
 
 /* Mode of the kernel density of the votes over the search range. */
@@ -224,8 +224,9 @@ void rt_fuse_tilt_cues(const rt_tilt_cue cues[RT_CUE_COUNT], rt_tilt_fusion *out
     out->confidence = 0.0;
     out->agreeing = 0;
     /* the cue angle with the most confident support within the agreement
-     * band; between rivals, most photos are nearly level (a prior of 8
-     * degrees, for the choice only) */
+     * band; between rivals of like support, most photos are nearly level
+     * (a soft prior of 8 degrees that at most halves support, for the
+     * choice only, so a lone confident 15 degree answer still wins) */
     double best_support = 0.0, centre = 0.0;
     for (int c = 0; c < RT_CUE_COUNT; c++) {
         if (cues[c].confidence <= 0.0) continue;
@@ -235,20 +236,24 @@ void rt_fuse_tilt_cues(const rt_tilt_cue cues[RT_CUE_COUNT], rt_tilt_fusion *out
                 fabs(cues[i].angle_deg - cues[c].angle_deg) <= RT_TILT_AGREE_DEG)
                 support += cues[i].confidence;
         const double a = cues[c].angle_deg / 8.0;
-        support *= exp(-0.5 * a * a);
+        support *= 0.5 + 0.5 * exp(-0.5 * a * a);
         if (support > best_support + 1e-12) {
             best_support = support;
             centre = cues[c].angle_deg;
         }
     }
     if (best_support <= 0.0) return;
+    /* how finely each cue measures (inverse variance, relative): long scene
+     * lines to a tenth of a degree, a mask's outline or head rolls coarser */
+    static const double precision[RT_CUE_COUNT] = {
+        [RT_CUE_LINES] = 1.0, [RT_CUE_TORSO] = 0.1, [RT_CUE_SHOULDERS] = 0.3, [RT_CUE_FACES] = 0.3};
     double sw = 0.0, sa = 0.0, doubt = 1.0, dissent = 0.0;
     for (int i = 0; i < RT_CUE_COUNT; i++) {
         if (cues[i].confidence <= 0.0) continue;
         if (fabs(cues[i].angle_deg - centre) <= RT_TILT_AGREE_DEG) {
             out->agreeing |= 1u << i;
-            sw += cues[i].confidence;
-            sa += cues[i].confidence * cues[i].angle_deg;
+            sw += cues[i].confidence * precision[i];
+            sa += cues[i].confidence * precision[i] * cues[i].angle_deg;
             doubt *= 1.0 - cues[i].confidence; /* independent cues: all wrong together */
         } else if (cues[i].confidence > dissent) {
             dissent = cues[i].confidence;

@@ -16,10 +16,11 @@
 #include "core/image.h"
 
 typedef struct rt_tilt_estimate {
-    double angle_deg;  /* rotation that straightens, counter-clockwise positive */
-    double confidence; /* 0..1 */
-    int segments;      /* segments that voted */
-    double convergence; /* fitted vertical convergence: half-diagonals / vanishing-point distance, + above */
+    double angle_deg;   /* rotation that straightens, counter-clockwise positive */
+    double confidence;  /* 0..1 */
+    int segments;       /* segments that voted */
+    double convergence; /* fitted vertical convergence: half-diagonals / vanishing-point distance, +
+                           above */
 } rt_tilt_estimate;
 
 /* Optional region to ignore (e.g. the person): a mask of any size covering

@@ -133,9 +133,9 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 
     json_t *crop = json_pack("{s:f,s:f,s:i,s:i}", "x", rc.cx - rc.out_w / 2.0, "y",
                              rc.cy - rc.out_h / 2.0, "width", rc.out_w, "height", rc.out_h);
-    out->metadata = json_pack("{s:f,s:f,s:f,s:b,s:s,s:o}", "angle", applied_angle,
-                              "predictedAngle", angle, "confidence", confidence, "applied",
-                              applied && !t->layer, "mode", mode_name, "crop", crop);
+    out->metadata = json_pack("{s:f,s:f,s:f,s:b,s:s,s:o}", "angle", applied_angle, "predictedAngle",
+                              angle, "confidence", confidence, "applied", applied && !t->layer,
+                              "mode", mode_name, "crop", crop);
     if (have_cues && out->metadata) {
         json_t *cj = json_object(), *agree = json_array();
         for (int c = 0; c < RT_CUE_COUNT; c++) {
@@ -143,7 +143,8 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
             json_object_set_new(cj, rt_tilt_cue_names[c],
                                 json_pack("{s:f,s:f}", "angle", cues[c].angle_deg, "confidence",
                                           cues[c].confidence));
-            if (agreeing & (1u << c)) json_array_append_new(agree, json_string(rt_tilt_cue_names[c]));
+            if (agreeing & (1u << c))
+                json_array_append_new(agree, json_string(rt_tilt_cue_names[c]));
         }
         json_object_set_new(out->metadata, "cues", cj);
         json_object_set_new(out->metadata, "agreeingCues", agree);

@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 /* Analysis side: small enough for a fast test, large enough for the mesh. */
-#define TEST_SIDE 640
+#define TEST_SIDE 800
 /* Crop's threshold for applying the fused angle (src/plugins/crop.c). */
 #define APPLY_CONFIDENCE 0.3
 
@@ -75,8 +75,7 @@ static void check_photo(const char *path, const char *label, tally *t)
     printf("%-32s original: %+6.2f (confidence %.2f, lines %+.1f/%.2f torso %+.1f/%.2f "
            "shoulders %+.1f/%.2f faces %+.1f/%.2f)\n",
            label, f0.angle_deg, f0.confidence, c0[0].angle_deg, c0[0].confidence, c0[1].angle_deg,
-           c0[1].confidence, c0[2].angle_deg, c0[2].confidence, c0[3].angle_deg,
-           c0[3].confidence);
+           c0[1].confidence, c0[2].angle_deg, c0[2].confidence, c0[3].angle_deg, c0[3].confidence);
     const double angles[] = {2, -2, 4, -4, 7, -7};
     for (size_t k = 0; k < sizeof angles / sizeof angles[0]; k++) {
         rt_image *tim = turned(small, angles[k]);
