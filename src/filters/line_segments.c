@@ -86,14 +86,19 @@ static int region_rect(const int *reg, int n, int w, const float *mag, rect *r)
 
 /* Grows a region from seed over unused pixels whose level-line angle is
  * within tol of the region's; returns its size and mean angle. */
-static int grow_region(int seed, float tol, int w, int h, const float *ang, unsigned char *used,
-                       int *reg, float *region_angle)
+static int grow_region(int seed, float tol, int w, int h, const float *ang, const float *unit,
+                       unsigned char *used, int *reg, float *region_angle)
 {
     int n = 0, head = 0;
     reg[n++] = seed;
     used[seed] = 1;
-    double sc = cos(ang[seed]), ss = sin(ang[seed]);
-    float ra = ang[seed];
+    (void)ang;
+    double sc = unit[2 * (size_t)seed], ss = unit[2 * (size_t)seed + 1];
+    /* the angle test as a dot product with the region's unit direction:
+     * |a - ra| <= tol  <=>  cos(a - ra) >= cos(tol) (tol < pi); no atan2
+     * per added pixel (the detector's hot loop) */
+    const double cos_tol = cos(tol);
+    double rc = sc, rs = ss;
     while (head < n) {
         int p = reg[head++];
         int px = p % w, py = p / w;
@@ -102,15 +107,21 @@ static int grow_region(int seed, float tol, int w, int h, const float *ang, unsi
                 int qx = px + dx, qy = py + dy;
                 if ((dx == 0 && dy == 0) || qx < 0 || qy < 0 || qx >= w || qy >= h) continue;
                 int q = qy * w + qx;
-                if (used[q] || angle_diff(ang[q], ra) > tol) continue;
+                if (used[q]) continue;
+                double cq = unit[2 * (size_t)q], sq = unit[2 * (size_t)q + 1];
+                if (cq * rc + sq * rs < cos_tol) continue;
                 used[q] = 1;
                 reg[n++] = q;
-                sc += cos(ang[q]);
-                ss += sin(ang[q]);
-                ra = (float)atan2(ss, sc);
+                sc += cq;
+                ss += sq;
+                double norm = sqrt(sc * sc + ss * ss);
+                if (norm > 1e-12) {
+                    rc = sc / norm;
+                    rs = ss / norm;
+                }
             }
     }
-    *region_angle = ra;
+    *region_angle = (float)atan2(ss, sc);
     return n;
 }
 
@@ -118,8 +129,8 @@ static int grow_region(int seed, float tol, int w, int h, const float *ang, unsi
  * with a tolerance fitted to the pixels near the seed, then shrink the
  * region around the seed until it is dense enough. */
 static int refine_region(int *reg, int n, int seed, int w, int h, const float *mag,
-                         const float *ang, unsigned char *used, float *region_angle, rect *r,
-                         double min_density)
+                         const float *ang, const float *unit, unsigned char *used,
+                         float *region_angle, rect *r, double min_density)
 {
     double sum = 0, s2 = 0;
     int k = 0;
@@ -138,7 +149,7 @@ static int refine_region(int *reg, int n, int seed, int w, int h, const float *m
         float tol = (float)(2.0 * sqrt(var > 0 ? var : 0));
         for (int i = 0; i < n; i++)
             used[reg[i]] = 0;
-        n = grow_region(seed, tol, w, h, ang, used, reg, region_angle);
+        n = grow_region(seed, tol, w, h, ang, unit, used, reg, region_angle);
         if (n < 2 || region_rect(reg, n, w, mag, r)) return n;
         if (r->density >= min_density) return n;
     }
@@ -202,13 +213,14 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
     float *img = rt_alloc_floats(npx);
     float *mag = rt_alloc_floats(npx);
     float *ang = rt_alloc_floats(npx);
+    float *unit = rt_alloc_floats(2 * npx); /* (cos, sin) of ang */
     unsigned char *used = calloc(npx, 1);
     int *reg = malloc(npx * sizeof *reg);
     int *order = malloc(npx * sizeof *order);
     int *bin_start = calloc(NBINS + 1, sizeof *bin_start);
     segs list = {0};
     int err = 0;
-    if (!img || !mag || !ang || !used || !reg || !order || !bin_start) {
+    if (!img || !mag || !ang || !unit || !used || !reg || !order || !bin_start) {
         err = rt_error(RT_ERR_NOMEM, "out of memory for line detection");
         goto done;
     }
@@ -221,6 +233,8 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
             if (x == w - 1 || y == h - 1) {
                 mag[i] = 0.0f;
                 ang[i] = 0.0f;
+                unit[2 * i] = 1.0f;
+                unit[2 * i + 1] = 0.0f;
                 used[i] = 1;
                 continue;
             }
@@ -228,6 +242,8 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
             float gx = 0.5f * (b + d - a - c), gy = 0.5f * (c + d - a - b);
             mag[i] = sqrtf(gx * gx + gy * gy);
             ang[i] = atan2f(gy, gx);
+            unit[2 * i] = mag[i] > 0 ? gx / mag[i] : 1.0f;
+            unit[2 * i + 1] = mag[i] > 0 ? gy / mag[i] : 0.0f;
             if (mag[i] > maxmag) maxmag = mag[i];
             if (mag[i] <= params->min_gradient) used[i] = 1;
         }
@@ -248,12 +264,12 @@ int rt_detect_line_segments(const float *lum, int w, int h, const rt_lsd_params 
         int seed = order[k];
         if (used[seed]) continue;
         float region_angle;
-        int n = grow_region(seed, tol, w, h, ang, used, reg, &region_angle);
+        int n = grow_region(seed, tol, w, h, ang, unit, used, reg, &region_angle);
         if (n < (int)(params->min_length * 0.5f)) continue;
         rect r;
         if (region_rect(reg, n, w, mag, &r)) continue;
         if (r.density < params->min_density) {
-            n = refine_region(reg, n, seed, w, h, mag, ang, used, &region_angle, &r,
+            n = refine_region(reg, n, seed, w, h, mag, ang, unit, used, &region_angle, &r,
                               params->min_density);
             if (n < (int)(params->min_length * 0.5f) || region_rect(reg, n, w, mag, &r)) continue;
         }
@@ -263,6 +279,7 @@ done:
     rt_free(img);
     rt_free(mag);
     rt_free(ang);
+    rt_free(unit);
     free(used);
     free(reg);
     free(order);

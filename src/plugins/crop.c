@@ -5,10 +5,14 @@
  * and crops in one bicubic resampling (a pure crop copies pixels).  The crop
  * never shows an empty corner: it is always inside the rotated image.
  *
- * result.json metadata: {"angle", "confidence", "applied", "mode",
- * "crop": {"x","y","width","height"}} where the crop is given in input
- * pixels before rotation: rotate the input by `angle` about the crop's
- * centre (x + width/2, y + height/2), then cut the rectangle.
+ * result.json metadata: {"angle", "predictedAngle", "confidence", "applied",
+ * "mode", "cues", "agreeingCues", "crop": {"x","y","width","height"}}.
+ * `angle` is the rotation the engine stands behind (0 when it abstains, also
+ * on Layer 1 where nothing is applied); `predictedAngle` is its best guess
+ * whatever the confidence; `cues` gives each AI cue's angle and confidence.
+ * The crop is given in input pixels before rotation: rotate the input by
+ * `angle` about the crop's centre (x + width/2, y + height/2), then cut the
+ * rectangle.
  */
 #include "plugins/plugin.h"
 
@@ -16,6 +20,7 @@
 #include "filters/crop_geometry.h"
 #include "filters/tilt.h"
 #include "face/analysis.h"
+#include "face/body_tilt.h"
 
 #include <math.h>
 
@@ -71,7 +76,9 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     const rt_image *im = ctx->image;
     int mode = rt_task_choice(t, "User Params/AutoStraightenMode");
     double angle = 0.0, confidence = 1.0;
-    int applied = 1;
+    int applied = 1, have_cues = 0;
+    rt_tilt_cue cues[RT_CUE_COUNT] = {{0, 0}};
+    unsigned agreeing = 0;
     const char *mode_name = mode == MODE_MANUAL ? "Manual" : mode == MODE_AI ? "AI" : "Person";
 
     const rt_face_analysis *faces = NULL;
@@ -90,19 +97,15 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
     if (mode == MODE_MANUAL) {
         angle = rt_task_number(t, "User Params/Angle");
     } else if (mode == MODE_AI) {
-        rt_tilt_hints hints = {0};
-        if (faces && faces->person) {
-            /* lines on the person (clothes, arms) are not the scene's */
-            hints.ignore = faces->person->low;
-            hints.ignore_w = faces->person->low_w;
-            hints.ignore_h = faces->person->low_h;
-            hints.threshold = 0.5f;
-        }
-        rt_tilt_estimate est;
-        int err = rt_estimate_tilt(im, hints.ignore ? &hints : NULL, &est);
+        /* every cue in the frame: scene lines off the person, the body's
+         * torso axis and shoulder line, the faces of a group */
+        rt_tilt_fusion fused;
+        int err = rt_straighten_ai(im, faces, cues, &fused);
         if (err) return err;
-        angle = est.angle_deg;
-        confidence = est.confidence;
+        angle = fused.angle_deg;
+        confidence = fused.confidence;
+        agreeing = fused.agreeing;
+        have_cues = 1;
     }
     if (mode != MODE_MANUAL) {
         if (confidence < AI_MIN_CONFIDENCE || fabs(angle) > AI_MAX_DEG ||
@@ -130,9 +133,22 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
 
     json_t *crop = json_pack("{s:f,s:f,s:i,s:i}", "x", rc.cx - rc.out_w / 2.0, "y",
                              rc.cy - rc.out_h / 2.0, "width", rc.out_w, "height", rc.out_h);
-    out->metadata =
-        json_pack("{s:f,s:f,s:b,s:s,s:o}", "angle", t->layer ? angle : applied_angle, "confidence",
-                  confidence, "applied", applied && !t->layer, "mode", mode_name, "crop", crop);
+    out->metadata = json_pack("{s:f,s:f,s:f,s:b,s:s,s:o}", "angle", applied_angle, "predictedAngle",
+                              angle, "confidence", confidence, "applied", applied && !t->layer,
+                              "mode", mode_name, "crop", crop);
+    if (have_cues && out->metadata) {
+        json_t *cj = json_object(), *agree = json_array();
+        for (int c = 0; c < RT_CUE_COUNT; c++) {
+            if (cues[c].confidence <= 0) continue;
+            json_object_set_new(cj, rt_tilt_cue_names[c],
+                                json_pack("{s:f,s:f}", "angle", cues[c].angle_deg, "confidence",
+                                          cues[c].confidence));
+            if (agreeing & (1u << c))
+                json_array_append_new(agree, json_string(rt_tilt_cue_names[c]));
+        }
+        json_object_set_new(out->metadata, "cues", cj);
+        json_object_set_new(out->metadata, "agreeingCues", agree);
+    }
     if (t->layer) return 0; /* Layer 1: metadata only */
 
     int identity = fabs(applied_angle) < 1e-9 && rc.out_w == im->width && rc.out_h == im->height;

@@ -55,7 +55,7 @@ static double predicted_angle(const char *path, double *confidence)
     json_t *root = json_load_file(meta, 0, &jerr);
     assert_non_null(root);
     json_t *m = json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata");
-    double a = json_real_value(json_object_get(m, "angle"));
+    double a = json_real_value(json_object_get(m, "predictedAngle"));
     if (confidence) *confidence = json_real_value(json_object_get(m, "confidence"));
     json_decref(root);
     return a;
@@ -309,7 +309,7 @@ static void test_person_mode_levels_the_face(void **state)
         json_t *root = json_load_file(meta, 0, &jerr);
         json_t *m =
             json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata");
-        double a = json_real_value(json_object_get(m, "angle"));
+        double a = json_real_value(json_object_get(m, "predictedAngle"));
         double conf = json_real_value(json_object_get(m, "confidence"));
         json_decref(root);
         if (k == 0) p0 = a;
