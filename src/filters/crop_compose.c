@@ -56,14 +56,13 @@ typedef struct interval {
     double lo, hi;
 } interval;
 
-/* The centre in [allowed] nearest to target whose crop edges (half size
- * half) do not fall strictly inside any face span; *ok = 0 when every
- * place crosses a face (then the nearest place in allowed). */
+/* The centre in [allowed] (not empty) nearest to target whose crop edges
+ * (half size half) do not fall strictly inside any face span; *ok = 0 when
+ * every place crosses a face (then the nearest place in allowed). */
 static double place_axis(double target, interval allowed, double half, const interval *faces,
                          int nfaces, int *ok)
 {
     *ok = 0;
-    if (allowed.hi < allowed.lo) return 0.5 * (allowed.lo + allowed.hi);
     double t = fmin(fmax(target, allowed.lo), allowed.hi);
     /* candidates: the target and every end of a forbidden range */
     double best = t, bestd = INFINITY;
@@ -94,30 +93,37 @@ static double place_axis(double target, interval allowed, double half, const int
     return best;
 }
 
-/* Indices (into order, sorted along the axis by lo) of the most faces whose
- * heads fit in length `size`; returns the first index, *count faces. */
+/* The run of order (sorted along the axis by the heads' start) with the
+ * most faces whose heads fit in the crop's length along the axis (2 half)
+ * and for which a place exists with no edge through any face (spans: all
+ * nall faces along the axis; feasible: the crop centre's range); ties go to
+ * the larger faces.  Returns the run's first index, its length in *count. */
 static int largest_cluster(const int *order, const float (*head)[4], const float *area, int n,
-                           int axis, double size, int *count)
+                           int axis, double half, const interval *spans, int nall,
+                           interval feasible, int *count)
 {
-    int best_i = 0, best_n = 0;
+    int best_i = 0, best_n = 0, best_ok = -1;
     double best_area = -1;
     for (int i = 0; i < n; i++) {
-        double lo = head[order[i]][axis], hi = head[order[i]][axis + 2], a = 0;
-        int j = i;
-        for (; j < n; j++) {
-            double nlo = fmin(lo, head[order[j]][axis]), nhi = fmax(hi, head[order[j]][axis + 2]);
-            if (nhi - nlo > size) break;
-            lo = nlo;
-            hi = nhi;
+        double lo = INFINITY, hi = -INFINITY, a = 0;
+        for (int j = i; j < n; j++) {
+            lo = fmin(lo, head[order[j]][axis]);
+            hi = fmax(hi, head[order[j]][axis + 2]);
+            if (hi - lo > 2 * half) break;
             a += area[order[j]];
-        }
-        int c = j - i;
-        if (c > best_n || (c == best_n && a > best_area)) {
-            best_n = c;
-            best_i = i;
-            best_area = a;
+            interval allow = {fmax(feasible.lo, hi - half), fmin(feasible.hi, lo + half)};
+            int ok = 0;
+            if (allow.hi >= allow.lo) place_axis(0.5 * (lo + hi), allow, half, spans, nall, &ok);
+            int c = j - i + 1;
+            if (ok > best_ok || (ok == best_ok && (c > best_n || (c == best_n && a > best_area)))) {
+                best_ok = ok;
+                best_n = c;
+                best_i = i;
+                best_area = a;
+            }
         }
     }
+    if (best_n == 0) best_n = 1; /* one head longer than the crop */
     *count = best_n;
     return best_i;
 }
@@ -175,15 +181,19 @@ void rt_crop_compose(const rt_face_analysis *fa, const rt_crop_request *req, int
      * cluster across, then the largest cluster of those down */
     int cnt = n, first = 0;
     sort_by_start(order, n, (const float(*)[4])head, 0);
-    first = largest_cluster(order, (const float(*)[4])head, area, n, 0, out_w, &cnt);
+    first = largest_cluster(order, (const float(*)[4])head, area, n, 0, w2, fx, n,
+                            (interval){ex, W - ex}, &cnt);
     memmove(order, order + first, sizeof *order * cnt);
     sort_by_start(order, cnt, (const float(*)[4])head, 1);
     int cnt2;
-    first = largest_cluster(order, (const float(*)[4])head, area, cnt, 1, out_h, &cnt2);
+    first = largest_cluster(order, (const float(*)[4])head, area, cnt, 1, h2, fy, n,
+                            (interval){ey, H - ey}, &cnt2);
     memmove(order, order + first, sizeof *order * cnt2);
     cnt = cnt2 > 0 ? cnt2 : 1;
-    double ux0 = INFINITY, uy0 = INFINITY, ux1 = -INFINITY, uy1 = -INFINITY, eyes = 0, fh = 0,
-           wsum = 0;
+    /* the kept heads' union, and their face boxes' union */
+    double ux0 = INFINITY, uy0 = INFINITY, ux1 = -INFINITY, uy1 = -INFINITY;
+    double vx0 = INFINITY, vy0 = INFINITY, vx1 = -INFINITY, vy1 = -INFINITY;
+    double eyes = 0, fh = 0, wsum = 0;
     for (int k = 0; k < cnt; k++) {
         int i = order[k];
         const rt_face *f = &fa->faces[i];
@@ -191,6 +201,10 @@ void rt_crop_compose(const rt_face_analysis *fa, const rt_crop_request *req, int
         uy0 = fmin(uy0, head[i][1]);
         ux1 = fmax(ux1, head[i][2]);
         uy1 = fmax(uy1, head[i][3]);
+        vx0 = fmin(vx0, f->x1);
+        vy0 = fmin(vy0, f->y1);
+        vx1 = fmax(vx1, f->x2);
+        vy1 = fmax(vy1, f->y2);
         double wgt = area[i];
         eyes += wgt * 0.5 * (f->eye[0].iris_center.y + f->eye[1].iris_center.y);
         fh += wgt * (f->y2 - f->y1);
@@ -198,11 +212,15 @@ void rt_crop_compose(const rt_face_analysis *fa, const rt_crop_request *req, int
     }
     eyes /= wsum;
     fh /= wsum;
-    /* across: the kept heads centred */
+    /* across: the kept heads centred, inside the crop when they fit, else
+     * their faces */
     interval allow_x = {fmax(ex, ux1 - w2), fmin(W - ex, ux0 + w2)};
+    if (allow_x.hi < allow_x.lo) allow_x = (interval){fmax(ex, vx1 - w2), fmin(W - ex, vx0 + w2)};
+    /* a face wider than the crop: centred on it, it cannot be kept whole */
+    if (allow_x.hi < allow_x.lo)
+        allow_x.lo = allow_x.hi = fmin(fmax(0.5 * (vx0 + vx1), ex), W - ex);
     int okx;
     double cx = place_axis(0.5 * (ux0 + ux1), allow_x, w2, fx, n, &okx);
-    if (!okx) cx = place_axis(0.5 * (ux0 + ux1), (interval){ex, W - ex}, w2, fx, n, &okx);
     /* down: the eye line on the upper third, with the headroom between
      * RT_CROP_HEADROOM_MIN and _MAX face heights; a small (standing)
      * figure thus keeps its head near the top and as much body as fits */
@@ -210,9 +228,11 @@ void rt_crop_compose(const rt_face_analysis *fa, const rt_crop_request *req, int
     top = fmin(top, uy0 - RT_CROP_HEADROOM_MIN * fh);
     top = fmax(top, uy0 - RT_CROP_HEADROOM_MAX * fh);
     interval allow_y = {fmax(ey, uy1 - h2), fmin(H - ey, uy0 + h2)};
+    if (allow_y.hi < allow_y.lo) allow_y = (interval){fmax(ey, vy1 - h2), fmin(H - ey, vy0 + h2)};
+    if (allow_y.hi < allow_y.lo)
+        allow_y.lo = allow_y.hi = fmin(fmax(0.5 * (vy0 + vy1), ey), H - ey);
     int oky;
     double cy = place_axis(top + h2, allow_y, h2, fy, n, &oky);
-    if (!oky) cy = place_axis(top + h2, (interval){ey, H - ey}, h2, fy, n, &oky);
     out->center_x = W - 2 * ex > 1e-9 ? fmin(1.0, fmax(0.0, (cx - ex) / (W - 2 * ex))) : 0.5;
     out->center_y = H - 2 * ey > 1e-9 ? fmin(1.0, fmax(0.0, (cy - ey) / (H - 2 * ey))) : 0.5;
     /* what is whole inside the crop (unrotated view) */
@@ -222,11 +242,15 @@ void rt_crop_compose(const rt_face_analysis *fa, const rt_crop_request *req, int
                 f->y2 <= cy + h2 + 0.5;
         out->kept += in[i];
     }
-    snprintf(out->reason, sizeof out->reason,
-             "composed around %d of %d face%s: heads whole%s, %s%s", cnt, n, n == 1 ? "" : "s",
-             okx && oky ? ", no edge through a face" : "; an edge had to cross a face",
-             cnt < n ? "the largest group kept" : "every face kept",
-             H - 2 * ey > 1 ? ", eye line near the upper third" : "");
+    int heads_fit = ux1 - ux0 <= out_w && uy1 - uy0 <= out_h;
+    int faces_fit = vx1 - vx0 <= out_w && vy1 - vy0 <= out_h;
+    snprintf(out->reason, sizeof out->reason, "composed around %d of %d face%s (%s): %s%s%s", cnt,
+             n, n == 1 ? "" : "s", cnt < n ? "the largest group that fits" : "all",
+             heads_fit   ? "heads whole"
+             : faces_fit ? "faces whole"
+                         : "a face larger than the crop",
+             okx && oky ? ", no edge through a face" : ", an edge crosses a face",
+             H - 2 * ey > 1 ? ", eye line toward the upper third" : "");
 done:
     free(head);
     free(area);
