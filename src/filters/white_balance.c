@@ -133,38 +133,39 @@ static double median3(double a, double b, double c)
     return a > b ? a : b;
 }
 
-/* Casts along the daylight-tungsten axis (warm/cool) are often the mood of
- * the light; casts across it (green/magenta) rarely are.  Small casts are
- * removed entirely; beyond that only part of the excess is corrected, less
- * for tint, whose large values usually come from coloured backdrops. */
-#define WB_TEMP_FREE 0.22 /* log-chroma, about 9 degrees */
-#define WB_TEMP_KEEP 0.5  /* share of the excess left alone */
-#define WB_TINT_FREE 0.12
-#define WB_TINT_KEEP 0.6
+/* Only the part of the estimate beyond its uncertainty is corrected: the
+ * estimate, as a (temperature, tint) vector in log-chroma, is shrunk toward
+ * no correction by a radius of doubt (soft thresholding).  Unlike scaling
+ * the estimate by a confidence (which leaves a share of the cast that a
+ * second run measures and corrects again, and again), this converges: the
+ * residual it leaves is the radius itself, and on its own output the
+ * estimate lands inside the radius and nothing moves.  The radius has a
+ * floor (how far the three estimators scatter on neutral studio shots, so
+ * that warm/cool light keeps about a degree of its character and a tint,
+ * more often a coloured backdrop than a light, a little less) plus a term
+ * that grows as the trust in the evidence falls. */
+#define WB_TEMP_DOUBT 0.03 /* log-chroma, about 1.2 degrees */
+#define WB_TINT_DOUBT 0.03
+#define WB_TRUST_DOUBT 0.08 /* added radius at trust 0.5 */
 
-static double damp_excess(double x, double free_amount, double keep)
-{
-    double ax = fabs(x);
-    if (ax <= free_amount) return x;
-    double y = free_amount + (1.0 - keep) * (ax - free_amount);
-    return x < 0 ? -y : y;
-}
-
-static void damp_correction(double e[3], rt_warn_fn warn, void *user)
+static void shrink_by_doubt(double e[3], double trust, rt_warn_fn warn, void *user)
 {
     double u = log(e[0] / e[1]), v = log(e[2] / e[1]);
     double temp = (u - v) / M_SQRT2, tint = (u + v) / M_SQRT2;
-    double t2 = damp_excess(temp, WB_TEMP_FREE, WB_TEMP_KEEP);
-    double n2 = damp_excess(tint, WB_TINT_FREE, WB_TINT_KEEP);
-    if (t2 != temp || n2 != tint)
-        warnf(warn, user, "strong %s%s cast: corrected only partly to keep the light's character",
-              fabs(temp) > WB_TEMP_FREE ? (temp > 0 ? "warm" : "cool") : "",
-              fabs(tint) > WB_TINT_FREE
-                  ? (fabs(temp) > WB_TEMP_FREE ? (tint > 0 ? "/magenta" : "/green")
-                                               : (tint > 0 ? "magenta" : "green"))
-                  : "");
-    u = (t2 + n2) / M_SQRT2;
-    v = (n2 - t2) / M_SQRT2;
+    double extra = WB_TRUST_DOUBT * (1.0 - trust) / fmax(trust, 0.05);
+    /* an ellipse of doubt: the vector's length in doubt units, shrunk by one */
+    double dt = WB_TEMP_DOUBT + extra, dn = WB_TINT_DOUBT + extra;
+    double len = hypot(temp / dt, tint / dn);
+    double keep = len > 1.0 ? 1.0 - 1.0 / len : 0.0;
+    if (trust < 0.5)
+        warnf(warn, user,
+              "little neutral evidence in the frame: white balance corrected gently "
+              "(%.0f %% of the estimate)",
+              100 * keep);
+    temp *= keep;
+    tint *= keep;
+    u = (temp + tint) / M_SQRT2;
+    v = (tint - temp) / M_SQRT2;
     e[0] = exp(u);
     e[1] = 1.0;
     e[2] = exp(v);
@@ -301,19 +302,7 @@ int rt_estimate_illuminant(rt_colour_analysis *a, const rt_skin_cues *fc, double
             spread = fmax(spread, hypot(lr[i] - lr[j], lb[i] - lb[j]));
     double trust = fmin(1.0, used / WB_FULL_EVIDENCE) *
                    (spread <= WB_AGREE ? 1.0 : fmax(0.0, 1.0 - (spread - WB_AGREE) / WB_DISAGREE));
-    if (trust < 1.0) {
-        double le0 = log(e[0] / e[1]), le2 = log(e[2] / e[1]);
-        e[0] = exp(trust * le0);
-        e[1] = 1.0;
-        e[2] = exp(trust * le2);
-        rt_normalise_rgb(e);
-        if (trust < 0.5)
-            warnf(warn, user,
-                  "little neutral evidence in the frame: white balance corrected "
-                  "gently (%.0f %% of the estimate)",
-                  100 * trust);
-    }
-    damp_correction(e, warn, user);
+    shrink_by_doubt(e, trust, warn, user);
     check_skin_locus(fc, e, warn, user);
     memcpy(illum, e, sizeof e);
     return 0;

@@ -3,8 +3,9 @@
  * nor skin-like, nor strongly saturated: shades of grey (p = 6), first-order
  * grey edge (p = 6) and grey pixels (equal local log-contrast in the three
  * channels); fused by the median in log-chromaticity, trusted by how much
- * of the frame was evidence and how well they agree, damped for strong
- * casts, and checked against the face skin's hue.
+ * of the frame was evidence and how well they agree, shrunk by the doubt
+ * in it (soft thresholding, so that it converges on its own output), and
+ * checked against the face skin's hue.
  */
 #ifndef RT_FILTERS_WHITE_BALANCE_H
 #define RT_FILTERS_WHITE_BALANCE_H

@@ -6,23 +6,27 @@
  * never shows an empty corner: it is always inside the rotated image.
  *
  * result.json metadata: {"angle", "predictedAngle", "confidence", "applied",
- * "mode", "cues", "agreeingCues", "crop": {"x","y","width","height"}}.
+ * "mode", "cues", "agreeingCues", "crop": {"x","y","width","height","reason"}}.
  * `angle` is the rotation the engine stands behind (0 when it abstains, also
  * on Layer 1 where nothing is applied); `predictedAngle` is its best guess
  * whatever the confidence; `cues` gives each AI cue's angle and confidence.
  * The crop is given in input pixels before rotation: rotate the input by
  * `angle` about the crop's centre (x + width/2, y + height/2), then cut the
- * rectangle.
+ * rectangle.  Unless the user placed it, a crop that cuts something away is
+ * composed around the faces (crop_compose.h); crop.reason says how it was
+ * placed.
  */
 #include "plugins/plugin.h"
 
 #include "core/error.h"
+#include "filters/crop_compose.h"
 #include "filters/crop_geometry.h"
 #include "filters/tilt.h"
 #include "face/analysis.h"
 #include "face/body_tilt.h"
 
 #include <math.h>
+#include <stdio.h>
 
 enum { MODE_MANUAL, MODE_AI, MODE_PERSON };
 
@@ -67,6 +71,38 @@ static int person_tilt(const rt_face_analysis *a, double *angle, double *confide
     /* agreement of the two cues and the detector's certainty */
     double spread = fabs(eye_line - axis);
     *confidence = f->score * (spread < 1.0 ? 1.0 : (spread > 6.0 ? 0.0 : (6.0 - spread) / 5.0));
+    return 0;
+}
+
+/* Where the crop sits: where the user put it (ManualCenterX/Y), else, when
+ * it cuts something away, composed around the faces (crop_compose.h);
+ * the reason goes to result.json.  faces: the analysis already made, or
+ * NULL to make it here. */
+static int place_crop(rt_plugin_ctx *ctx, rt_crop_request *req, rt_rotate_crop *rc,
+                      const rt_face_analysis *faces, char *reason, size_t size)
+{
+    const rt_task *t = ctx->task;
+    if (rt_task_value(t, "User Params/ManualCenterX")->given ||
+        rt_task_value(t, "User Params/ManualCenterY")->given) {
+        snprintf(reason, size, "manual centre");
+        return 0;
+    }
+    /* the largest crop of the photo's own shape: nothing cut away to place */
+    if (rc->out_w >= req->width - 1 && rc->out_h >= req->height - 1) {
+        snprintf(reason, size, "whole image");
+        return 0;
+    }
+    if (!faces && rt_plugin_face_analysis(ctx, &faces) != 0) {
+        if (rt_error_code() == RT_ERR_NOMEM) return RT_ERR_NOMEM;
+        rt_plugin_warn(ctx, "face analysis unavailable (%s); crop centred", rt_error_message());
+        faces = NULL;
+    }
+    rt_crop_composition comp;
+    rt_crop_compose(faces, req, rc->out_w, rc->out_h, &comp);
+    snprintf(reason, size, "%s", comp.reason);
+    req->center_x = comp.center_x;
+    req->center_y = comp.center_y;
+    rt_crop_geometry(req, rc);
     return 0;
 }
 
@@ -130,9 +166,13 @@ static int crop_run(rt_plugin_ctx *ctx, rt_plugin_output *out)
                            .center_y = rt_task_number(t, "User Params/ManualCenterY")};
     rt_rotate_crop rc;
     rt_crop_geometry(&req, &rc);
+    char reason[200];
+    int err = place_crop(ctx, &req, &rc, mode == MODE_MANUAL ? NULL : faces, reason, sizeof reason);
+    if (err) return err;
 
-    json_t *crop = json_pack("{s:f,s:f,s:i,s:i}", "x", rc.cx - rc.out_w / 2.0, "y",
-                             rc.cy - rc.out_h / 2.0, "width", rc.out_w, "height", rc.out_h);
+    json_t *crop =
+        json_pack("{s:f,s:f,s:i,s:i,s:s}", "x", rc.cx - rc.out_w / 2.0, "y", rc.cy - rc.out_h / 2.0,
+                  "width", rc.out_w, "height", rc.out_h, "reason", reason);
     out->metadata = json_pack("{s:f,s:f,s:f,s:b,s:s,s:o}", "angle", applied_angle, "predictedAngle",
                               angle, "confidence", confidence, "applied", applied && !t->layer,
                               "mode", mode_name, "crop", crop);

@@ -1,6 +1,8 @@
 /* Crop (PLUGINS.md checks): synthetic rotations recovered, no empty
  * corners, exact manual geometry, Layer 1 metadata only. */
 #include "core/error.h"
+#include "face/analysis.h"
+#include "filters/crop_compose.h"
 #include "filters/crop_geometry.h"
 #include "filters/resample.h"
 #include "filters/tilt.h"
@@ -348,6 +350,107 @@ static void test_alpha_follows_geometry(void **state)
     rt_image_destroy(im);
 }
 
+/* Aspect crops composed around the people: for several aspects on
+ * standing figures, studio portraits, a headshot and a group, no crop edge
+ * runs through a face box, the largest face is inside with its head and
+ * hair (the head box of crop_compose.h), and when the crop could move up
+ * and down, the headroom (crop top to the top of the hair) is between 0
+ * and RT_CROP_HEADROOM_MAX face heights (plus a pixel's rounding). */
+static void check_framing(const char *path, const char *label, rt_face_models *models)
+{
+    rt_decoded *d = test_decode(path);
+    rt_face_analysis *fa;
+    assert_int_equal(rt_face_analysis_create(d->image, models, NULL, NULL, &fa), 0);
+    assert_true(fa->nfaces >= 1);
+    const int W = d->image->width, H = d->image->height;
+    const char *aspects[] = {"4 : 5", "1 : 1", "16 : 9", "9 : 16", "2 : 3"};
+    for (size_t k = 0; k < sizeof aspects / sizeof aspects[0]; k++) {
+        char payload[300];
+        snprintf(payload, sizeof payload,
+                 "{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\",\"Layer\":1,"
+                 "\"User Params\":{\"AspectRatio\":\"%s\"}}]}",
+                 aspects[k]);
+        const char *meta = test_tmp("frame.json");
+        assert_int_equal(test_run_job(payload, path, test_tmp("frame.zip"), meta), 0);
+        json_error_t jerr;
+        json_t *root = json_load_file(meta, 0, &jerr);
+        json_t *crop = json_object_get(
+            json_object_get(json_array_get(json_object_get(root, "plugins"), 0), "metadata"),
+            "crop");
+        double x = json_number_value(json_object_get(crop, "x")),
+               y = json_number_value(json_object_get(crop, "y"));
+        double w = (double)json_integer_value(json_object_get(crop, "width")),
+               h = (double)json_integer_value(json_object_get(crop, "height"));
+        const char *reason = json_string_value(json_object_get(crop, "reason"));
+        assert_non_null(reason);
+        int inside = 0, crossed = 0;
+        for (int i = 0; i < fa->nfaces; i++) {
+            const rt_face *f = &fa->faces[i];
+            int in = f->x1 >= x - 1 && f->x2 <= x + w + 1 && f->y1 >= y - 1 && f->y2 <= y + h + 1;
+            int out = f->x2 <= x + 1 || f->x1 >= x + w - 1 || f->y2 <= y + 1 || f->y1 >= y + h - 1;
+            inside += in;
+            crossed += !in && !out;
+        }
+        const rt_face *big = &fa->faces[0];
+        float head[4];
+        rt_crop_head_box(big, fa->person, head);
+        double fh = big->y2 - big->y1;
+        double headroom = (fmax(head[1], 0.0) - y) / fh;
+        int movable_y = h < H - 1;
+        printf("%-24s %-6s crop %4.0f,%4.0f %4.0fx%4.0f: %d/%d faces inside, %d crossed, "
+               "headroom %.2f face heights%s; %s\n",
+               label, aspects[k], x, y, w, h, inside, fa->nfaces, crossed, headroom,
+               movable_y ? "" : " (as shot)", reason);
+        if (big->x2 - big->x1 > w || big->y2 - big->y1 > h) {
+            /* a face larger than the crop (the Kodak close-up at 9 : 16):
+             * it cannot stay whole, the crop is centred on it */
+            assert_true(x + w / 2 > big->x1 && x + w / 2 < big->x2);
+            json_decref(root);
+            continue;
+        }
+        assert_int_equal(crossed, 0);
+        /* a group keeps its largest cluster, which need not hold the
+         * largest face */
+        if (fa->nfaces > 1)
+            assert_true(inside >= 1);
+        else
+            assert_true(big->x1 >= x - 1 && big->x2 <= x + w + 1 && big->y1 >= y - 1 &&
+                        big->y2 <= y + h + 1);
+        if (fa->nfaces == 1) {
+            /* the whole head, hair included, where the crop is big enough */
+            if (head[2] - head[0] <= w && head[3] - head[1] <= h) {
+                assert_true(fmax(head[0], 0.0) >= x - 1 && fmin(head[2], W) <= x + w + 1);
+                assert_true(fmax(head[1], 0.0) >= y - 1);
+            }
+            if (movable_y && head[3] - fmax(head[1], 0.0) <= h) {
+                assert_true(headroom >= -0.01);
+                assert_true(headroom <= RT_CROP_HEADROOM_MAX + 0.05);
+            }
+        }
+        json_decref(root);
+    }
+    rt_face_analysis_destroy(fa);
+    rt_decoded_destroy(d);
+}
+
+static void test_aspect_crops_keep_faces(void **state)
+{
+    (void)state;
+    rt_face_models *models;
+    assert_int_equal(rt_face_models_acquire(NULL, &models), 0);
+    const char *photos[] = {"standing_biden_900.jpg",
+                            "obama_blueroom_900.jpg",
+                            "kodak_facepaint_900.jpg",
+                            "mairi_seamless_900.jpg",
+                            "headshot_obama_official_smile.jpg",
+                            "london_012_800.jpg",
+                            "group_solvay_1927.jpg",
+                            NULL};
+    for (int i = 0; photos[i]; i++)
+        check_framing(test_data(photos[i]), photos[i], models);
+    rt_face_models_release(models);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -366,6 +469,9 @@ int main(void)
         cmocka_unit_test(test_layer1_only_reports),
         cmocka_unit_test(test_person_mode_levels_the_face),
         cmocka_unit_test(test_alpha_follows_geometry),
+        cmocka_unit_test(test_aspect_crops_keep_faces),
     };
+    /* CROP_TEST=<name pattern> runs only the matching tests */
+    if (getenv("CROP_TEST")) cmocka_set_test_filter(getenv("CROP_TEST"));
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
