@@ -68,13 +68,13 @@ grep -q 'failed: .*corrupt or truncated' "$T/trunc/err" ||
 [ ! -e "$T/trunc/retouched.jpg" ] || fail "truncated JPEG: retouched.jpg was written"
 grep -q saved "$T/trunc/out" && fail "truncated JPEG: says saved"
 
-# 3. an unimplemented plugin: the 462 comes back at once
-run_printed "$T/fabric" "${cmd/'"Color Correction"'/'"Fabric"'}"
+# 3. a misspelt plugin: the 462 comes back at once, naming the valid ones
+run_printed "$T/fabric" "${cmd/'"Color Correction"'/'"Fabrik"'}"
 rc=$?
-[ "$rc" -eq 1 ] || fail "Fabric: exit $rc (want 1): $(cat "$T/fabric/err")"
-grep -q 'HTTP 462.*Fabric.*not implemented yet' "$T/fabric/err" ||
-  fail "Fabric: no 462 message: $(cat "$T/fabric/err")"
-[ ! -e "$T/fabric/retouched.jpg" ] || fail "Fabric: retouched.jpg was written"
+[ "$rc" -eq 1 ] || fail "Fabrik: exit $rc (want 1): $(cat "$T/fabric/err")"
+grep -q 'HTTP 462.*unknown plugin.*Fabrik.*Fabric' "$T/fabric/err" ||
+  fail "Fabrik: no 462 message: $(cat "$T/fabric/err")"
+[ ! -e "$T/fabric/retouched.jpg" ] || fail "Fabrik: retouched.jpg was written"
 
 # 4. a wrong token: the 460's message
 run_printed "$T/token" "$(sed -E 's/--token [^ ]+/--token not-a-token/' <<<"$cmd")"

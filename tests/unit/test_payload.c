@@ -342,19 +342,21 @@ static void test_normalised_json(void **state)
     payload_destroy(p);
 }
 
-static void test_not_implemented_is_462(void **state)
+static void test_every_plugin_is_implemented(void **state)
 {
     (void)state;
-    /* the public parser refuses plugins this build cannot run */
-    const char *json = "{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Fabric\"}]}";
-    rt_payload *p = NULL;
-    int err = rt_payload_parse(json, strlen(json), &p);
-    assert_int_equal(err, RT_ERR_NOT_IMPLEMENTED);
-    assert_int_equal(rt_http_status(err), 462);
-    assert_non_null(strstr(rt_last_error(), "tasks[0] (Fabric): this plugin is not implemented"));
-    json = "{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"Crop\"}]}";
-    assert_int_equal(rt_payload_parse(json, strlen(json), &p), 0);
-    rt_payload_destroy(p);
+    /* all 17 plugins of the API run in this build: none is refused with
+     * the 462 "not implemented" (the path stays for a future plugin) */
+    for (size_t i = 0; i < rt_plugin_count(); i++) {
+        assert_true(rt_plugin_implemented(i));
+        char json[160];
+        snprintf(json, sizeof json, "{\"mode\":\"professional\",\"tasks\":[{\"Plugin\":\"%s\"}]}",
+                 rt_plugin_name(i));
+        rt_payload *p = NULL;
+        int err = rt_payload_parse(json, strlen(json), &p);
+        if (err) fail_msg("%s: %s", rt_plugin_name(i), rt_last_error());
+        rt_payload_destroy(p);
+    }
 }
 
 static void test_plugin_table_order(void **state)
@@ -401,7 +403,7 @@ int main(void)
         cmocka_unit_test(test_cmyk_profile),
         cmocka_unit_test(test_output_format),
         cmocka_unit_test(test_normalised_json),
-        cmocka_unit_test(test_not_implemented_is_462),
+        cmocka_unit_test(test_every_plugin_is_implemented),
         cmocka_unit_test(test_plugin_table_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
