@@ -409,10 +409,17 @@ float rt_glasses_lens_weight(const rt_glasses_lens *lens, float roll, float x, f
 #define SCORE_MIDPOINT 0.47f
 #define SCORE_SLOPE 8.5f
 
+/* One eye's rim counts at most as a clear rim: glasses have two, and a ring
+ * of face paint round one eye (2.0-2.4 on that eye, under 0.35 on the
+ * other: the Kodak face-paint portrait scored 0.96) is not a pair. */
+#define SECTOR_CAP 1.0f
+
 float rt_face_glasses_score(const rt_glasses_evidence *ev)
 {
-    float lower = 0.5f * (ev->sector[0][1] + ev->sector[1][1]);
-    float nasal = 0.5f * (ev->sector[0][2] + ev->sector[1][2]);
+    float lower =
+        0.5f * (fminf(ev->sector[0][1], SECTOR_CAP) + fminf(ev->sector[1][1], SECTOR_CAP));
+    float nasal =
+        0.5f * (fminf(ev->sector[0][2], SECTOR_CAP) + fminf(ev->sector[1][2], SECTOR_CAP));
     return ev->bridge + LOWER_WEIGHT * fmaxf(0.0f, lower - LOWER_BARE) +
            NASAL_WEIGHT * fmaxf(0.0f, nasal - NASAL_BARE);
 }
