@@ -215,3 +215,30 @@ double test_ssim(const rt_image *a, const rt_image *b, int max_side)
     rt_image_destroy(sb);
     return n ? sum / (double)n : 1.0;
 }
+
+void test_assert_same_bytes_any_threads(const char *payload, const char *input)
+{
+    char *bytes[2];
+    size_t len[2];
+    for (int t = 0; t < 2; t++) {
+        rt_payload *p;
+        if (rt_payload_parse(payload, strlen(payload), &p)) fail_msg("%s", rt_last_error());
+        rt_job_options opt = {.threads = t + 1};
+        rt_job *job;
+        const char *o = test_tmp(t ? "threads2.png" : "threads1.png");
+        int err = rt_job_create(p, &opt, &job);
+        if (!err) {
+            err = rt_job_run(job, input);
+            if (!err) err = rt_job_write(job, o);
+            rt_job_destroy(job);
+        }
+        rt_payload_destroy(p);
+        if (err) fail_msg("%s with %d thread(s): %s", input, t + 1, rt_last_error());
+        bytes[t] = test_read_file(o, &len[t]);
+        if (!bytes[t]) fail_msg("cannot read %s", o);
+    }
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(bytes[0], bytes[1], len[0]);
+    free(bytes[0]);
+    free(bytes[1]);
+}

@@ -26,6 +26,11 @@ void test_write_image(const rt_image *im, const char *path);
 /* Runs a payload on input through the public API; returns 0 or the error. */
 int test_run_job(const char *payload, const char *input, const char *output, const char *metadata);
 
+/* Runs a payload on input with 1 and then 2 threads, each to a PNG, and
+ * fails the test unless both files hold the same bytes (PLUGINS.md:
+ * deterministic output for any thread count). */
+void test_assert_same_bytes_any_threads(const char *payload, const char *input);
+
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *test_read_file(const char *path, size_t *len);
 void test_write_file(const char *path, const void *data, size_t len);

@@ -326,25 +326,7 @@ static void test_thread_determinism(void **state)
     snprintf(in, sizeof in, "%s", test_data(PHOTO));
     const char *payload = "{\"mode\":\"professional\",\"outputFormat\":\"png\",\"tasks\":[{"
                           "\"Plugin\":\"Fabric\",\"Alpha1\":1.5}]}";
-    char *bytes[2];
-    size_t len[2];
-    for (int t = 0; t < 2; t++) {
-        rt_payload *p;
-        assert_int_equal(rt_payload_parse(payload, strlen(payload), &p), 0);
-        rt_job_options opt = {.threads = t + 1};
-        rt_job *job;
-        assert_int_equal(rt_job_create(p, &opt, &job), 0);
-        assert_int_equal(rt_job_run(job, in), 0);
-        const char *o = test_tmp(t ? "t2.png" : "t1.png");
-        assert_int_equal(rt_job_write(job, o), 0);
-        rt_job_destroy(job);
-        rt_payload_destroy(p);
-        bytes[t] = test_read_file(o, &len[t]);
-    }
-    assert_int_equal(len[0], len[1]);
-    assert_memory_equal(bytes[0], bytes[1], len[0]);
-    free(bytes[0]);
-    free(bytes[1]);
+    test_assert_same_bytes_any_threads(payload, in);
 }
 
 static int teardown(void **state)

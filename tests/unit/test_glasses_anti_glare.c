@@ -381,25 +381,7 @@ static void test_thread_determinism(void **state)
     const char *inp = test_tmp("det.png");
     test_write_image(in, inp);
     const char *payload = payload_for(1, 0, "full");
-    char *bytes[2];
-    size_t len[2];
-    for (int t = 0; t < 2; t++) {
-        rt_payload *p;
-        assert_int_equal(rt_payload_parse(payload, strlen(payload), &p), 0);
-        rt_job_options opt = {.threads = t + 1};
-        rt_job *job;
-        assert_int_equal(rt_job_create(p, &opt, &job), 0);
-        assert_int_equal(rt_job_run(job, inp), 0);
-        const char *o = test_tmp(t ? "t2.png" : "t1.png");
-        assert_int_equal(rt_job_write(job, o), 0);
-        rt_job_destroy(job);
-        rt_payload_destroy(p);
-        bytes[t] = test_read_file(o, &len[t]);
-    }
-    assert_int_equal(len[0], len[1]);
-    assert_memory_equal(bytes[0], bytes[1], len[0]);
-    free(bytes[0]);
-    free(bytes[1]);
+    test_assert_same_bytes_any_threads(payload, inp);
     rt_image_destroy(in);
     free(at);
     rt_face_analysis_destroy(a);
